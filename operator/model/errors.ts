@@ -1,0 +1,38 @@
+/**
+ * One base error for berth, with a stable `code` per failure kind. Callers switch on
+ * `code`, never on message text. `retry` says whether trying again can help.
+ */
+export type BerthErrorCode =
+  // source
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_REF_NOT_FOUND'
+  | 'SOURCE_PATH_NOT_FOUND'
+  | 'SOURCE_UNREACHABLE'
+  | 'SOURCE_NOT_A_REPOSITORY'
+  | 'SOURCE_UNSUPPORTED_URL'
+  // cli
+  | 'CLI_USAGE';
+
+export class BerthError extends Error {
+  readonly code: BerthErrorCode;
+  /** True when the same call may succeed later (network down, lock held); false when a person must act. */
+  readonly retry: boolean;
+  /** What the user can do about it, shown after the message. */
+  readonly hint: string | undefined;
+
+  constructor(
+    code: BerthErrorCode,
+    message: string,
+    options: { hint?: string; retry?: boolean; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BerthError';
+    this.code = code;
+    this.retry = options.retry ?? false;
+    this.hint = options.hint;
+  }
+}
+
+export function isBerthError(value: unknown): value is BerthError {
+  return value instanceof BerthError;
+}
