@@ -28,3 +28,38 @@ export const DEFAULT_PARSE_LIMITS: ParseLimits = {
   maxFileBytes: 5 * 1024 * 1024,
   maxAliasNodes: 10_000,
 };
+
+import type { Pod, ReplicationController, Service } from '../model/generated/types.js';
+
+export const SUPPORTED_KINDS = ['Pod', 'ReplicationController', 'Service'] as const;
+export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
+
+interface ManifestObjectBase {
+  /** Origin of the object's root node (for a `kind: List` item, the item's node). */
+  readonly origin: Origin;
+  /** Origin of a field below this object's root; paths are relative to the object. */
+  locate(path: FieldPath): Origin;
+}
+
+/**
+ * A schema-valid object of a supported kind. `object` is typed by the generated types; it is
+ * only produced for documents with no schema problems.
+ */
+export type ManifestObject =
+  | (ManifestObjectBase & { readonly kind: 'Pod'; readonly object: Pod })
+  | (ManifestObjectBase & {
+      readonly kind: 'ReplicationController';
+      readonly object: ReplicationController;
+    })
+  | (ManifestObjectBase & { readonly kind: 'Service'; readonly object: Service });
+
+const KUBECTL_KIND_NAMES: Record<SupportedKind, string> = {
+  Pod: 'pod',
+  ReplicationController: 'replicationcontroller',
+  Service: 'service',
+};
+
+/** `pod/frontend`, as kubectl names objects in its messages. */
+export function objectRef(kind: SupportedKind, name: string | undefined): string {
+  return `${KUBECTL_KIND_NAMES[kind]}/${name ?? '<unnamed>'}`;
+}
