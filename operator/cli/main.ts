@@ -1,0 +1,74 @@
+/**
+ * The `berth` command: parses the command word, runs it, and turns every failure into a
+ * plain message and an exit code. No stack traces for things a user can fix.
+ */
+import { readFileSync } from 'node:fs';
+import { isBerthError } from '../model/errors.js';
+import { type CliIo, EXIT, writeLine } from './io.js';
+import { runValidate, VALIDATE_HELP } from './validate.js';
+
+export type { CliIo } from './io.js';
+
+const HELP = `berth: a declarative GitOps operator for containers.
+Kubernetes v1 manifests (Pod, ReplicationController, Service) in git, running on Docker.
+
+Usage: berth COMMAND [options]
+
+Commands:
+  validate SOURCE    check manifests as a Kubernetes v1 API server would (exit 0 valid, 2 invalid)
+  help [COMMAND]     show help for a command
+  version            print berth's version
+
+Run 'berth COMMAND --help' for a command's options.`;
+
+const COMMAND_HELP: Record<string, string> = { validate: VALIDATE_HELP };
+
+function version(): string {
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'validate':
+        return await runValidate(rest, io);
+      case 'version':
+      case '--version':
+        writeLine(io.stdout, `berth ${version()}`);
+        return EXIT.ok;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h': {
+        const topic = rest[0];
+        const text = topic === undefined ? HELP : COMMAND_HELP[topic];
+        if (text === undefined) {
+          writeLine(io.stderr, `berth: no help for "${topic}"; commands: ${Object.keys(COMMAND_HELP).join(', ')}`);
+          return EXIT.error;
+        }
+        writeLine(io.stdout, text);
+        return EXIT.ok;
+      }
+      default:
+        writeLine(io.stderr, `berth: unknown command "${command}"`);
+        writeLine(io.stderr, `Run 'berth help' for the list of commands.`);
+        return EXIT.error;
+    }
+  } catch (error) {
+    if (isBerthError(error)) {
+      writeLine(io.stderr, `berth: ${error.message}`);
+      if (error.hint !== undefined) writeLine(io.stderr, `hint: ${error.hint}`);
+      return EXIT.error;
+    }
+    if (error instanceof TypeError && 'code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS')) {
+      writeLine(io.stderr, `berth: ${error.message}`);
+      writeLine(io.stderr, `Run 'berth ${command ?? ''} --help' for the options.`);
+      return EXIT.error;
+    }
+    throw error;
+  }
+}
