@@ -10,6 +10,8 @@ export type BerthErrorCode =
   | 'SOURCE_UNREACHABLE'
   | 'SOURCE_NOT_A_REPOSITORY'
   | 'SOURCE_UNSUPPORTED_URL'
+  | 'SOURCE_READ_FAILED'
+  | 'SOURCE_CHANGED'
   // cli
   | 'CLI_USAGE';
 
