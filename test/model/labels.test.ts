@@ -316,7 +316,8 @@ describe('map selectors', () => {
     const map = { tier: 'frontend', app: 'web' };
     const selector = selectorFromMap(map);
     expect(formatSelector(selector)).toBe('app=web,tier=frontend');
-    for (const labels of [{ app: 'web', tier: 'frontend' }, { app: 'web' }, {}]) {
+    const cases: Record<string, string>[] = [{ app: 'web', tier: 'frontend' }, { app: 'web' }, {}];
+    for (const labels of cases) {
       expect(selectorMatches(selector, labels)).toBe(mapSelectorMatches(map, labels));
     }
   });
