@@ -48,7 +48,13 @@ export type ProblemCode =
   | 'volume.duplicate-name'
   | 'volume.undefined'
   | 'field.invalid'
-  | 'object.duplicate';
+  | 'object.duplicate'
+  // more semantic rules (added by manifests/validate.ts)
+  | 'field.required'
+  | 'port.conflict'
+  | 'resource.invalid'
+  | 'env.invalid'
+  | 'probe.invalid';
 
 export interface Problem {
   readonly code: ProblemCode;
