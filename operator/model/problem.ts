@@ -23,6 +23,11 @@ export type ProblemCode =
   | 'yaml.duplicate-key'
   | 'yaml.alias-limit'
   | 'json.syntax'
+  | 'json.duplicate-key'
+  | 'yaml.tag'
+  | 'yaml.key'
+  | 'yaml.depth-limit'
+  | 'number.unrepresentable'
   // object shape
   | 'object.not-a-mapping'
   | 'object.missing-kind'
