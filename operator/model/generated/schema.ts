@@ -1811,12 +1811,8 @@ export const MANIFEST_SCHEMA: {
     },
     "ReplicationControllerCondition": {
       "title": "ReplicationControllerCondition",
-      "description": "One condition of a replication controller.",
+      "description": "One condition of a replication controller (status is set by the system, so nothing here is required).",
       "type": "object",
-      "required": [
-        "type",
-        "status"
-      ],
       "properties": {
         "lastTransitionTime": {
           "$ref": "#/definitions/Time"

@@ -1096,14 +1096,14 @@ export interface ReplicationControllerStatus {
   replicas?: number;
 }
 /**
- * One condition of a replication controller.
+ * One condition of a replication controller (status is set by the system, so nothing here is required).
  */
 export interface ReplicationControllerCondition {
   lastTransitionTime?: Time;
   message?: string;
   reason?: string;
-  status: string;
-  type: string;
+  status?: string;
+  type?: string;
 }
 /**
  * A Kubernetes v1 Service.
