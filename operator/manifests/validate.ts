@@ -102,17 +102,20 @@ class Problems {
 export function validateObject(obj: ManifestObject): Problem[] {
   const defaulted = applyDefaults(obj);
   const problems = new Problems(obj, objectRef(obj.kind, objectName(defaulted)));
+  // Metadata as written: defaulting only adds a valid namespace and, for an RC, copies the
+  // template's labels, whose problems are reported at the template.
+  const writtenMeta = obj.object.metadata;
   switch (defaulted.kind) {
     case 'Pod':
-      checkMetadata(problems, defaulted.object.metadata, 'subdomain');
+      checkMetadata(problems, writtenMeta, 'subdomain');
       checkPodSpec(problems, defaulted.object.spec, ['spec'], { inTemplate: false });
       break;
     case 'ReplicationController':
-      checkMetadata(problems, defaulted.object.metadata, 'subdomain');
-      checkReplicationController(problems, defaulted.object);
+      checkMetadata(problems, writtenMeta, 'subdomain');
+      checkReplicationController(problems, defaulted.object, selectorWritten(obj));
       break;
     case 'Service':
-      checkMetadata(problems, defaulted.object.metadata, 'dns1035');
+      checkMetadata(problems, writtenMeta, 'dns1035');
       checkService(problems, defaulted.object);
       break;
     default: {
@@ -156,6 +159,12 @@ export function validateAcross(objs: readonly ManifestObject[]): Problem[] {
   }
   problems.push(...nodePortConflicts(objs));
   return problems;
+}
+
+/** Whether the user wrote a selector, rather than leaving it to default from the template. */
+function selectorWritten(obj: ManifestObject): boolean {
+  if (obj.kind !== 'ReplicationController') return false;
+  return Object.keys(obj.object.spec.selector ?? {}).length > 0;
 }
 
 function objectName(obj: ManifestObject): string | undefined {
@@ -292,7 +301,11 @@ function checkAnnotationMap(
 // ---------------------------------------------------------------------------------------------
 // ReplicationController
 
-function checkReplicationController(problems: Problems, rc: ReplicationController): void {
+function checkReplicationController(
+  problems: Problems,
+  rc: ReplicationController,
+  selectorIsWritten: boolean,
+): void {
   const spec = rc.spec;
   if (spec.replicas !== undefined && spec.replicas < 0) {
     problems.add('field.invalid', ['spec', 'replicas'], `${spec.replicas} must be 0 or more`);
@@ -313,7 +326,10 @@ function checkReplicationController(problems: Problems, rc: ReplicationControlle
       'the selector must not be empty: set spec.selector, or labels in spec.template.metadata.labels for it to default to',
     );
   } else {
-    checkLabelMap(problems, selector, ['spec', 'selector'], 'selector.invalid', 'selector');
+    // A defaulted selector is the template's labels, whose problems are reported there.
+    if (selectorIsWritten) {
+      checkLabelMap(problems, selector, ['spec', 'selector'], 'selector.invalid', 'selector');
+    }
     for (const [key, value] of Object.entries(selector)) {
       if (!Object.hasOwn(templateLabels, key)) {
         problems.add(
@@ -1527,8 +1543,10 @@ function checkService(problems: Problems, service: Service): void {
     } else {
       portKeys.set(portKey, [...portPath, 'port']);
     }
-    if (port.targetPort !== undefined)
+    // A defaulted targetPort is the port itself, already checked above.
+    if (port.targetPort !== undefined && port.targetPort !== port.port) {
       checkPortNumberOrName(problems, port.targetPort, [...portPath, 'targetPort'], 'port.invalid');
+    }
     if (port.nodePort !== undefined && port.nodePort !== 0) {
       if (!nodePortAllowed) {
         problems.add(
