@@ -242,6 +242,9 @@ function typeHint(expected: readonly string[], value: unknown): string {
       return `: quote it ("${String(value)}"); unquoted yes/no/on/off/true/false are booleans in YAML`;
     }
   }
+  if (expected.includes('string') && typeof value === 'boolean') {
+    return `: unquoted yes/no/on/off/true/false are booleans in YAML; quote it if you meant the word`;
+  }
   const numeric = expected.includes('integer') || expected.includes('number');
   if (numeric && typeof value === 'string' && /^[+-]?\d+(\.\d+)?$/.test(value.trim())) {
     return `: write it without quotes (${value.trim()})`;
