@@ -5,9 +5,10 @@
  * user's text stays, and comparison by value is quantity.ts's job.
  *
  * Left out on purpose: fields the server allocates (clusterIP, clusterIPs, ipFamilies,
- * ipFamilyPolicy, nodePort numbers, uid), and defaults berth has no use for and that would only
- * add noise to every diff (schedulerName "default-scheduler", an empty securityContext,
- * the ImageVolumeSource pull policy).
+ * ipFamilyPolicy, nodePort numbers, uid); defaults berth has no use for and that would only
+ * add noise to every diff (schedulerName "default-scheduler", an empty securityContext and its
+ * procMount, the ImageVolumeSource pull policy); and the API server's rounding of resource
+ * quantities up to milli units (SetDefaults_ResourceList), which would rewrite the user's text.
  */
 import type {
   Container,
@@ -83,6 +84,7 @@ export function applyDefaults(obj: ManifestObject): ManifestObject {
       const pod = structuredClone(obj.object);
       defaultMetadata(pod.metadata);
       defaultPodSpec(pod.spec);
+      defaultPodOnly(pod.spec);
       return { kind: 'Pod', object: pod, origin: obj.origin, locate: locator(obj) };
     }
     case 'ReplicationController': {
@@ -132,13 +134,29 @@ function defaultPodSpec(spec: PodSpec): void {
   spec.dnsPolicy ??= 'ClusterFirst';
   spec.restartPolicy ??= 'Always';
   spec.terminationGracePeriodSeconds ??= DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS;
-  // Kubernetes injects service environment variables unless told not to; berth does too.
-  spec.enableServiceLinks ??= true;
   for (const container of spec.containers) defaultContainer(container, spec.hostNetwork === true);
   for (const container of spec.initContainers ?? []) {
     defaultContainer(container, spec.hostNetwork === true);
   }
   for (const volume of spec.volumes ?? []) defaultVolume(volume);
+}
+
+/**
+ * Defaults Kubernetes gives a Pod but not a pod template (SetDefaults_Pod): a controller's
+ * pods get them when they are created as pods.
+ */
+function defaultPodOnly(spec: PodSpec): void {
+  // Service environment variables are injected unless the pod opts out.
+  spec.enableServiceLinks ??= true;
+  // A limit without a request requests the limit (the same text, so nothing is rewritten).
+  for (const container of [...spec.containers, ...(spec.initContainers ?? [])]) {
+    const limits = container.resources?.limits;
+    if (limits === undefined || container.resources === undefined) continue;
+    const requests = (container.resources.requests ??= {});
+    for (const [name, limit] of Object.entries(limits)) {
+      if (!Object.hasOwn(requests, name)) requests[name] = limit;
+    }
+  }
 }
 
 function defaultContainer(container: Container, hostNetwork: boolean): void {
@@ -223,6 +241,8 @@ function defaultServiceSpec(service: Service): void {
   const spec: ServiceSpec = service.spec;
   spec.sessionAffinity ??= 'None';
   spec.type ??= 'ClusterIP';
+  // Kubernetes drops affinity settings that the affinity type does not use.
+  if (spec.sessionAffinity === 'None') delete spec.sessionAffinityConfig;
   if (spec.sessionAffinity === 'ClientIP') {
     spec.sessionAffinityConfig ??= {};
     spec.sessionAffinityConfig.clientIP ??= {};
@@ -237,5 +257,6 @@ function defaultServiceSpec(service: Service): void {
   if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
     spec.externalTrafficPolicy ??= 'Cluster';
   }
+  if (spec.type === 'LoadBalancer') spec.allocateLoadBalancerNodePorts ??= true;
   if (spec.type !== 'ExternalName') spec.internalTrafficPolicy ??= 'Cluster';
 }

@@ -1218,6 +1218,13 @@ function checkResources(
   };
   for (const group of ['limits', 'requests'] as const) {
     for (const [name, value] of Object.entries(resources[group] ?? {})) {
+      // A request with the limit's very text (a pod's request defaults to its limit) has the
+      // limit's problems, which are reported at the limit.
+      if (group === 'requests' && resources.limits?.[name] === value) {
+        const limit = parsed.limits.get(name);
+        if (limit !== undefined) parsed.requests.set(name, limit);
+        continue;
+      }
       const entryPath = [...path, group, name];
       const nameProblem = resourceNameProblem(name);
       if (nameProblem !== undefined) problems.add('resource.invalid', entryPath, nameProblem);

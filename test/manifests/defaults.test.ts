@@ -227,6 +227,28 @@ describe('applyDefaults: pods', () => {
   });
 });
 
+describe('applyDefaults: pod-only defaults', () => {
+  it('requests the limit where no request is written, keeping the text', () => {
+    const pod = defaultedPod((p) => {
+      first(p).resources = { limits: { cpu: '0.5', memory: '1Gi' }, requests: { cpu: '100m' } };
+      p.spec.initContainers = [{ name: 'init', image: 'x', resources: { limits: { memory: 64 } } }];
+    });
+    expect(first(pod).resources).toEqual({
+      limits: { cpu: '0.5', memory: '1Gi' },
+      requests: { cpu: '100m', memory: '1Gi' },
+    });
+    expect(pod.spec.initContainers?.[0]?.resources?.requests).toEqual({ memory: 64 });
+  });
+
+  it('gives pods, not controller templates, enableServiceLinks and requests from limits', () => {
+    const rc = defaultedRc((r) => {
+      r.spec.template.spec.containers[0]!.resources = { limits: { cpu: '1' } };
+    });
+    expect(rc.spec.template.spec.enableServiceLinks).toBeUndefined();
+    expect(rc.spec.template.spec.containers[0]?.resources).toEqual({ limits: { cpu: '1' } });
+  });
+});
+
 describe('applyDefaults: replication controllers', () => {
   it('defaults replicas, the template spec, and labels from the template', () => {
     const rc = defaultedRc((r) => {
@@ -314,6 +336,25 @@ describe('applyDefaults: services', () => {
     });
     expect(service.spec.externalTrafficPolicy).toBe('Cluster');
     expect(service.spec.sessionAffinityConfig).toEqual({ clientIP: { timeoutSeconds: 10800 } });
+  });
+
+  it('drops affinity settings when affinity is None, as Kubernetes does', () => {
+    const service = defaultedService((s) => {
+      s.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 60 } };
+    });
+    expect(service.spec.sessionAffinity).toBe('None');
+    expect(service.spec.sessionAffinityConfig).toBeUndefined();
+  });
+
+  it('keeps a written ClientIP timeout and allocates node ports for load balancers', () => {
+    const service = defaultedService((s) => {
+      s.spec.type = 'LoadBalancer';
+      s.spec.sessionAffinity = 'ClientIP';
+      s.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 60 } };
+    });
+    expect(service.spec.sessionAffinityConfig).toEqual({ clientIP: { timeoutSeconds: 60 } });
+    expect(service.spec.allocateLoadBalancerNodePorts).toBe(true);
+    expect(service.spec.externalTrafficPolicy).toBe('Cluster');
   });
 
   it('gives an ExternalName service no traffic policies', () => {

@@ -1286,6 +1286,33 @@ describe('validateObject: service rules', () => {
   });
 });
 
+describe('validateObject: defaulted requests', () => {
+  it('reports a bad limit once, not again at the request it defaults', () => {
+    const problems = podProblems((p) => {
+      c0(p).resources = { limits: { memory: '1GB', gpu: '1' } };
+    });
+    expect(problems.map((p) => [p.code, p.field])).toEqual([
+      ['quantity.invalid', 'spec.containers[0].resources.limits.memory'],
+      ['resource.invalid', 'spec.containers[0].resources.limits.gpu'],
+    ]);
+  });
+
+  it('still compares a written request with its limit', () => {
+    const problems = podProblems((p) => {
+      c0(p).resources = { limits: { cpu: '1' }, requests: { cpu: '2' } };
+    });
+    expect(problems.map((p) => p.code)).toEqual(['resource.invalid']);
+  });
+
+  it('accepts an extended resource with only a limit (the request defaults to it)', () => {
+    expect(
+      podProblems((p) => {
+        c0(p).resources = { limits: { 'example.com/gpu': 2 } };
+      }),
+    ).toEqual([]);
+  });
+});
+
 describe('validateObject: reporting', () => {
   it('collects every problem instead of stopping at the first', () => {
     const problems = podProblems((p) => {
