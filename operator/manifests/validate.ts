@@ -53,7 +53,7 @@ import {
 import { applyDefaults, DEFAULT_NAMESPACE, VOLUME_SOURCE_FIELDS } from './defaults.js';
 import { type ManifestObject, objectRef, type SupportedKind } from './types.js';
 
-/** Pods may request a node port only in this range (the API server's default). */
+/** Services may ask for a node port only in this range (the API server's default). */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 /** Kubernetes' bound on ClientIP session affinity (one day). */
 const MAX_CLIENT_IP_TIMEOUT_SECONDS = 86_400;
@@ -242,8 +242,9 @@ function checkMetadata(problems: Problems, meta: ObjectMeta, nameRule: 'subdomai
   }
   if (hasName && meta.name !== undefined) {
     const message = validateName(meta.name);
-    if (message !== undefined)
+    if (message !== undefined) {
       problems.add('name.invalid', ['metadata', 'name'], `${show(meta.name)} ${message}`);
+    }
   }
   if (hasGenerateName && meta.generateName !== undefined) {
     const message = validateName(maskTrailingDash(meta.generateName));
@@ -289,12 +290,13 @@ function checkAnnotationMap(
   if (annotations === undefined) return;
   for (const problem of validateAnnotations(annotations)) {
     if (problem.key === undefined) problems.add('annotation.invalid', path, problem.message);
-    else
+    else {
       problems.add(
         'annotation.invalid',
         [...path, problem.key],
         `annotation key ${show(problem.key)} ${problem.message}`,
       );
+    }
   }
 }
 
@@ -429,18 +431,20 @@ function checkPodSpec(
     validateDns1123Subdomain,
   );
   checkDns(problems, spec, path);
-  if (spec.resources !== undefined)
+  if (spec.resources !== undefined) {
     checkResources(problems, spec.resources, [...path, 'resources']);
+  }
 
   const volumeNames = checkVolumes(problems, spec.volumes ?? [], [...path, 'volumes']);
   const containerNames: FirstUse = new Map();
-  const portNames: FirstUse = new Map();
-  const hostPorts: FirstUse = new Map();
   const groups: [readonly Container[], 'containers' | 'initContainers'][] = [
     [spec.containers, 'containers'],
     [spec.initContainers ?? [], 'initContainers'],
   ];
   for (const [containers, field] of groups) {
+    // Init containers run before the others, so their ports cannot clash with them.
+    const portNames: FirstUse = new Map();
+    const hostPorts: FirstUse = new Map();
     containers.forEach((container, index) => {
       const containerPath = [...path, field, index];
       const first = containerNames.get(container.name);
@@ -655,8 +659,9 @@ function checkVolumeSource(problems: Problems, volume: Volume, path: FieldPath):
           'needs exactly one of fieldRef and resourceFieldRef',
         );
       }
-      if (item.fieldRef !== undefined)
+      if (item.fieldRef !== undefined) {
         checkFieldRef(problems, item.fieldRef, [...itemPath, 'fieldRef'], 'volume.invalid', true);
+      }
       if (item.resourceFieldRef !== undefined) {
         checkResourceFieldRef(
           problems,
@@ -669,8 +674,9 @@ function checkVolumeSource(problems: Problems, volume: Volume, path: FieldPath):
     });
   }
   if (volume.nfs !== undefined) {
-    if (volume.nfs.server === '')
+    if (volume.nfs.server === '') {
       problems.add('field.required', [...path, 'nfs', 'server'], 'the NFS server is required');
+    }
     if (!volume.nfs.path.startsWith('/')) {
       problems.add(
         'volume.invalid',
@@ -700,9 +706,9 @@ function checkFileMode(problems: Problems, mode: number | undefined, path: Field
 
 function checkRelativeFilePath(problems: Problems, filePath: string, path: FieldPath): void {
   if (filePath === '') problems.add('field.required', path, 'a relative file path is required');
-  else if (filePath.startsWith('/'))
+  else if (filePath.startsWith('/')) {
     problems.add('volume.invalid', path, `${show(filePath)} must be a relative path`);
-  else if (hasDotDotElement(filePath) || filePath.startsWith('..')) {
+  } else if (hasDotDotElement(filePath) || filePath.startsWith('..')) {
     problems.add(
       'volume.invalid',
       path,
@@ -714,8 +720,9 @@ function checkRelativeFilePath(problems: Problems, filePath: string, path: Field
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 
 function configKeyProblem(key: string): string | undefined {
-  if (key.length <= 253 && CONFIG_KEY.test(key) && key !== '.' && !key.startsWith('..'))
+  if (key.length <= 253 && CONFIG_KEY.test(key) && key !== '.' && !key.startsWith('..')) {
     return undefined;
+  }
   return `${show(key)} must be a key of letters, digits, '-', '_' and '.', at most 253 characters, not '.' and not starting with '..' (e.g. "config.yaml")`;
 }
 
@@ -726,8 +733,9 @@ function checkKeyToPaths(
 ): void {
   (items ?? []).forEach((item, index) => {
     const keyProblem = configKeyProblem(item.key);
-    if (keyProblem !== undefined)
+    if (keyProblem !== undefined) {
       problems.add('volume.invalid', [...path, index, 'key'], keyProblem);
+    }
     checkRelativeFilePath(problems, item.path, [...path, index, 'path']);
     checkFileMode(problems, item.mode, [...path, index, 'mode']);
   });
@@ -769,8 +777,9 @@ function checkContainer(
   }
   checkContainerPorts(problems, container, path, context);
   checkEnv(problems, container, path);
-  if (container.resources !== undefined)
+  if (container.resources !== undefined) {
     checkResources(problems, container.resources, [...path, 'resources']);
+  }
   checkVolumeMounts(
     problems,
     container.volumeMounts ?? [],
@@ -985,8 +994,9 @@ function checkEnv(problems: Problems, container: Container, path: FieldPath): vo
     }
     if (source.prefix !== undefined && source.prefix !== '') {
       const message = validateEnvVarName(source.prefix);
-      if (message !== undefined)
+      if (message !== undefined) {
         problems.add('env.invalid', [...sourcePath, 'prefix'], `${show(source.prefix)} ${message}`);
+      }
     }
     const name = source.configMapRef?.name ?? source.secretRef?.name;
     const field = source.configMapRef !== undefined ? 'configMapRef' : 'secretRef';
@@ -998,8 +1008,9 @@ function checkEnv(problems: Problems, container: Container, path: FieldPath): vo
 
 function checkEnvVar(problems: Problems, env: EnvVar, path: FieldPath): void {
   const nameMessage = validateEnvVarName(env.name);
-  if (nameMessage !== undefined)
+  if (nameMessage !== undefined) {
     problems.add('env.invalid', [...path, 'name'], `${show(env.name)} ${nameMessage}`);
+  }
   const from = env.valueFrom;
   if (from === undefined) return;
   if (env.value !== undefined && env.value !== '') {
@@ -1025,7 +1036,7 @@ function checkEnvVar(problems: Problems, env: EnvVar, path: FieldPath): void {
       `may have only one source; this one has ${list(sources)}`,
     );
   }
-  if (from.fieldRef !== undefined)
+  if (from.fieldRef !== undefined) {
     checkFieldRef(
       problems,
       from.fieldRef,
@@ -1033,6 +1044,7 @@ function checkEnvVar(problems: Problems, env: EnvVar, path: FieldPath): void {
       'env.invalid',
       false,
     );
+  }
   if (from.resourceFieldRef !== undefined) {
     checkResourceFieldRef(
       problems,
@@ -1080,8 +1092,9 @@ function checkFieldRef(
     const key = subscripted[2] ?? '';
     const keyMessage =
       subscripted[1] === 'labels' ? validateLabelKey(key) : validateLabelKey(key.toLowerCase());
-    if (keyMessage !== undefined)
+    if (keyMessage !== undefined) {
       problems.add(code, [...path, 'fieldPath'], `the key ${show(key)} ${keyMessage}`);
+    }
     return;
   }
   const allowed: readonly string[] = inVolume
@@ -1282,8 +1295,9 @@ function checkPortNumberOrName(
   code: ProblemCode,
 ): void {
   if (typeof port === 'number') {
-    if (port < 1 || port > 65535)
+    if (port < 1 || port > 65535) {
       problems.add(code, path, `${port} must be between 1 and 65535, or a port name`);
+    }
     return;
   }
   const message = validatePortName(port);
@@ -1335,8 +1349,9 @@ function checkProbe(problems: Problems, probe: Probe, path: FieldPath, field: Pr
   if (probe.exec !== undefined && (probe.exec.command ?? []).length === 0) {
     problems.add('field.required', [...path, 'exec', 'command'], 'the command to run is required');
   }
-  if (probe.httpGet !== undefined)
+  if (probe.httpGet !== undefined) {
     checkHttpGet(problems, probe.httpGet, [...path, 'httpGet'], 'probe.invalid');
+  }
   if (probe.tcpSocket !== undefined) {
     checkPortNumberOrName(
       problems,
@@ -1367,8 +1382,9 @@ function checkProbe(problems: Problems, probe: Probe, path: FieldPath, field: Pr
     'failureThreshold',
   ] as const) {
     const value = probe[name];
-    if (value !== undefined && value < 1)
+    if (value !== undefined && value < 1) {
       problems.add('probe.invalid', [...path, name], `${value} must be 1 or more`);
+    }
   }
   if (
     field !== 'readinessProbe' &&
@@ -1422,8 +1438,9 @@ function checkLifecycleHandler(
   if (handler.exec !== undefined && (handler.exec.command ?? []).length === 0) {
     problems.add('field.required', [...path, 'exec', 'command'], 'the command to run is required');
   }
-  if (handler.httpGet !== undefined)
+  if (handler.httpGet !== undefined) {
     checkHttpGet(problems, handler.httpGet, [...path, 'httpGet'], 'field.invalid');
+  }
   if (handler.tcpSocket !== undefined) {
     checkPortNumberOrName(
       problems,
@@ -1459,12 +1476,13 @@ function checkService(problems: Problems, service: Service): void {
       );
     } else {
       const message = validateDns1123Subdomain(externalName);
-      if (message !== undefined)
+      if (message !== undefined) {
         problems.add(
           'name.invalid',
           ['spec', 'externalName'],
           `${show(spec.externalName)} ${message}`,
         );
+      }
     }
     if (spec.clusterIP !== undefined && spec.clusterIP !== '') {
       problems.add('field.invalid', ['spec', 'clusterIP'], 'must be empty for type ExternalName');
@@ -1489,12 +1507,13 @@ function checkService(problems: Problems, service: Service): void {
     );
   }
   (spec.externalIPs ?? []).forEach((ip, index) => {
-    if (!isIp(ip))
+    if (!isIp(ip)) {
       problems.add(
         'field.invalid',
         ['spec', 'externalIPs', index],
         `${show(ip)} must be an IPv4 or IPv6 address`,
       );
+    }
   });
   checkLabelMap(problems, spec.selector, ['spec', 'selector'], 'selector.invalid', 'selector');
 
@@ -1514,12 +1533,13 @@ function checkService(problems: Problems, service: Service): void {
       }
     } else {
       const message = validateDns1123Label(port.name);
-      if (message !== undefined)
+      if (message !== undefined) {
         problems.add(
           'port.invalid',
           [...portPath, 'name'],
           `port name ${show(port.name)} ${message}`,
         );
+      }
       const first = names.get(port.name);
       if (first !== undefined) {
         problems.add(

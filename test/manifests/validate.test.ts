@@ -149,6 +149,15 @@ describe('validateObject: valid objects', () => {
     expect(summary(validateObject(rcObject(rc)))).toEqual([]);
   });
 
+  it('lets an init container use the host port and port name of a later container', () => {
+    const pod = basePod();
+    pod.spec.containers[0]!.ports = [{ name: 'http', containerPort: 80, hostPort: 8080 }];
+    pod.spec.initContainers = [
+      { name: 'warm', image: 'x', ports: [{ name: 'http', containerPort: 80, hostPort: 8080 }] },
+    ];
+    expect(summary(validateObject(podObject(pod)))).toEqual([]);
+  });
+
   it('accepts generateName in place of a name', () => {
     const pod = basePod();
     pod.metadata = { generateName: 'web-' };
