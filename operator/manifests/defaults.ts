@@ -152,7 +152,8 @@ function defaultPodOnly(spec: PodSpec): void {
   for (const container of [...spec.containers, ...(spec.initContainers ?? [])]) {
     const limits = container.resources?.limits;
     if (limits === undefined || container.resources === undefined) continue;
-    const requests = (container.resources.requests ??= {});
+    container.resources.requests ??= {};
+    const requests = container.resources.requests;
     for (const [name, limit] of Object.entries(limits)) {
       if (!Object.hasOwn(requests, name)) requests[name] = limit;
     }
