@@ -221,8 +221,11 @@ function syntaxProblems(
 ): Problem[] {
   const out: Problem[] = [];
   const lines = new Set<number>();
+  // Errors found at the end of the piece (an unclosed quote or bracket) point just after its
+  // last text, not at the next "---" line.
+  const contentEnd = source.trimEnd().length;
   for (const error of errors) {
-    const origin = at(Math.min(error.pos[0], source.length));
+    const origin = at(Math.min(error.pos[0], contentEnd));
     if (lines.has(origin.line)) continue;
     lines.add(origin.line);
     out.push({ code: 'yaml.syntax', origin, message: plainMessage(error) });
