@@ -8,6 +8,12 @@
  *   text); plain scalars are then resolved as go-yaml v2 does (parse-scalar.ts), and the
  *   tree is turned into JSON data as sigs.k8s.io/yaml does: non-string keys become strings,
  *   merge keys `<<` are applied, aliases are expanded (within `maxAliasNodes`).
+ * - Merge keys follow the merge-key spec (and go-yaml v3): keys written in the mapping win
+ *   over merged ones wherever the `<<` stands. go-yaml v2 applies `<<` in place, so a key
+ *   written *before* `<<` loses to the merged value there; the usual `<<`-first style reads
+ *   the same in both.
+ * - Duplicate keys are errors (kubectl's non-strict reading keeps the last one silently; the
+ *   API server's strict field validation refuses them).
  * - Nesting is bounded before composing: the `yaml` package composes recursively, and a
  *   stack overflow inside it can take the whole process down.
  */
