@@ -6,11 +6,12 @@
 import path from 'node:path';
 import { BerthError } from '../model/errors.js';
 import type { Problem } from '../model/problem.js';
-import type { ObjectStore, TreeEntry } from './git-objects.js';
+import type { ObjectStore } from './git-objects.js';
 import type { ResolvedCommit } from './git-refs.js';
 import type { GitRepository } from './git-repository.js';
 import { WeightedLru } from './lru.js';
 import { isManifestName, isWithin, joinRepoPath, sortByPath } from './paths.js';
+import type { ParsedTree, TreeEntry } from './tree-parse.js';
 import type { SourceFile } from './types.js';
 
 /** Linux gives up after 40 links in one lookup (ELOOP); so do we. */
@@ -46,6 +47,12 @@ interface Listing {
   readonly links: readonly LinkEntry[];
 }
 
+interface FolderMemory {
+  readonly tree: ParsedTree;
+  /** By entry position: the SourceFile of a manifest blob entry, else undefined. */
+  readonly direct: readonly (SourceFile | undefined)[];
+}
+
 export interface GitFileList {
   readonly files: readonly SourceFile[];
   readonly problems: readonly Problem[];
@@ -58,6 +65,8 @@ type Resolved =
 export class GitTreeLister {
   private readonly listings: WeightedLru<string, Promise<Listing>>;
   private readonly fileLists: WeightedLru<string, Promise<GitFileList>>;
+  /** The last tree listed at each folder, and the file made of each of its entries. */
+  private readonly folders: WeightedLru<string, FolderMemory>;
 
   constructor(
     private readonly store: ObjectStore,
@@ -65,6 +74,7 @@ export class GitTreeLister {
   ) {
     this.listings = new WeightedLru(budget);
     this.fileLists = new WeightedLru(budget);
+    this.folders = new WeightedLru(budget);
   }
 
   /** Manifest files of `commit` below `subpath` ('' = whole tree), cached per (repository, commit, path). */
@@ -133,8 +143,8 @@ export class GitTreeLister {
     return building;
   }
 
-  readTree(repository: GitRepository, oid: string): Promise<readonly TreeEntry[]> {
-    return this.store.readTree(repository.gitdir, oid);
+  async readTree(repository: GitRepository, oid: string): Promise<readonly TreeEntry[]> {
+    return (await this.store.readTree(repository.gitdir, oid)).entries;
   }
 
   readSymlinkTarget(repository: GitRepository, oid: string): Promise<string> {
@@ -152,60 +162,67 @@ export class GitTreeLister {
     oid: string,
     prefix: string,
   ): Promise<Listing> {
-    const entries = await this.store.readTree(repository.gitdir, oid);
-    const children = new Map<string, Promise<Listing>>();
-    const sizes = new Map<string, Promise<number>>();
-    for (const entry of entries) {
-      if (entry.kind === 'tree') {
-        children.set(entry.name, this.listTree(repository, entry.oid, `${prefix}${entry.name}/`));
-      } else if (entry.kind === 'blob' && isManifestName(entry.name)) {
-        // Most sizes are known from an earlier listing; only new blobs cost a read.
-        if (this.store.knownBlobSize(entry.oid) === undefined && !sizes.has(entry.oid)) {
-          sizes.set(entry.oid, this.store.blobSize(repository.gitdir, entry.oid));
-        }
-      }
-    }
-    const childListings = new Map<string, Listing>();
-    await Promise.all(
-      [...children].map(async ([name, listing]) => childListings.set(name, await listing)),
+    const { gitdir } = repository;
+    const folderKey = `${gitdir}\0${prefix}`;
+    const memory = this.folders.get(folderKey);
+    const { tree, samePrefix, sameSuffix } = await this.store.readTreeAfter(
+      gitdir,
+      oid,
+      memory?.tree,
     );
-    await Promise.all(sizes.values());
+    const entries = tree.entries;
+    const count = entries.length;
+
+    // Files of entries this tree shares with the folder's previous tree are reused as they are.
+    const direct = new Array<SourceFile | undefined>(count);
+    if (memory !== undefined) {
+      const previous = memory.direct;
+      for (let i = 0; i < samePrefix; i += 1) direct[i] = previous[i];
+      for (let j = 1; j <= sameSuffix; j += 1) direct[count - j] = previous[previous.length - j];
+    }
+    const fresh: number[] = [];
+    for (let i = samePrefix; i < count - sameSuffix; i += 1) {
+      const entry = entries[i] as TreeEntry;
+      if (entry.kind === 'blob' && isManifestName(entry.name)) fresh.push(i);
+    }
+    const children = new Map<number, Promise<Listing>>();
+    for (let i = 0; i < count; i += 1) {
+      const entry = entries[i] as TreeEntry;
+      if (entry.kind === 'tree')
+        children.set(i, this.listTree(repository, entry.oid, `${prefix}${entry.name}/`));
+    }
+    await Promise.all(
+      fresh.map(async (i) => {
+        const entry = entries[i] as TreeEntry;
+        const size =
+          this.store.knownBlobSize(entry.oid) ?? (await this.store.blobSize(gitdir, entry.oid));
+        direct[i] = new GitSourceFile(prefix + entry.name, entry.oid, size, this.store, gitdir);
+      }),
+    );
+    const childListings = new Map<number, Listing>();
+    await Promise.all(
+      [...children].map(async ([i, listing]) => childListings.set(i, await listing)),
+    );
+    this.folders.set(folderKey, { tree, direct }, count + 1);
 
     const files: SourceFile[] = [];
     const links: LinkEntry[] = [];
-    for (const entry of entries) {
-      switch (entry.kind) {
-        case 'blob':
-          if (isManifestName(entry.name)) {
-            const size =
-              this.store.knownBlobSize(entry.oid) ??
-              (await this.store.blobSize(repository.gitdir, entry.oid));
-            files.push(
-              new GitSourceFile(
-                prefix + entry.name,
-                entry.oid,
-                size,
-                this.store,
-                repository.gitdir,
-              ),
-            );
-          }
-          break;
-        case 'tree': {
-          const child = childListings.get(entry.name);
-          if (child === undefined) break;
-          for (const file of child.files) files.push(file);
-          for (const link of child.links) links.push(link);
-          break;
-        }
-        case 'symlink':
-          links.push({ path: prefix + entry.name, oid: entry.oid });
-          break;
-        case 'submodule':
-        case 'other':
-          // A submodule's commit is not in this repository's object database.
-          break;
+    for (let i = 0; i < count; i += 1) {
+      const file = direct[i];
+      if (file !== undefined) {
+        files.push(file);
+        continue;
       }
+      const entry = entries[i] as TreeEntry;
+      if (entry.kind === 'tree') {
+        const child = childListings.get(i);
+        if (child === undefined) continue;
+        for (const childFile of child.files) files.push(childFile);
+        for (const link of child.links) links.push(link);
+      } else if (entry.kind === 'symlink') {
+        links.push({ path: prefix + entry.name, oid: entry.oid });
+      }
+      // Submodules: their commit is not in this repository's object database.
     }
     return { files: sortByPath(files), links };
   }

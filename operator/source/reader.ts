@@ -36,6 +36,12 @@ export interface SourceReaderOptions {
   readonly http?: HttpClient;
   /** A fetch that receives nothing for this long fails as SOURCE_UNREACHABLE. @default 30_000 ms */
   readonly fetchIdleTimeoutMs?: number;
+  /**
+   * Who reads packed and loose objects: berth's pack reader, with isomorphic-git for what it
+   * does not find, or isomorphic-git for everything (much slower on delta-compressed packs).
+   * @default 'native'
+   */
+  readonly objectReader?: 'native' | 'isomorphic-git';
 }
 
 /**
@@ -45,7 +51,7 @@ export interface SourceReaderOptions {
  */
 export function createSourceReader(options: SourceReaderOptions = {}): CachingSourceReader {
   const stats: SourceReaderStats = { treesRead: 0, blobSizesRead: 0, filesHashed: 0, fetches: 0 };
-  const store = new ObjectStore(stats);
+  const store = new ObjectStore(stats, options.objectReader !== 'isomorphic-git');
   const trees = new GitTreeLister(store);
   const directories = new DirectoryLister(stats);
   const urls = new UrlFetcher(store, stats, {
@@ -60,6 +66,7 @@ export function createSourceReader(options: SourceReaderOptions = {}): CachingSo
     kind: 'git' | 'url',
   ): Promise<SourceSnapshot> {
     const subpath = joinRepoPath(prefix, normalizeSubpath(request.path));
+    await store.refresh();
     const commit = await resolveCommit(store, repository, request.ref);
     const list = await trees.list(repository, commit, subpath);
     return {
@@ -76,6 +83,7 @@ export function createSourceReader(options: SourceReaderOptions = {}): CachingSo
     if (hasUrlScheme(location)) {
       const url = checkSourceUrl(location);
       const subpath = normalizeSubpath(request.path);
+      await store.refresh();
       const fetched = await urls.fetch(
         url,
         request.ref,
