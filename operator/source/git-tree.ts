@@ -381,7 +381,13 @@ class LinkWalk {
           return;
         this.listedFolders.push(resolved.path);
         const listing = await this.lister.listTree(this.repository, resolved.oid, `${link.path}/`);
-        for (const file of listing.files) this.extra.push(file);
+        for (const file of listing.files) {
+          // A file some earlier link already listed is not listed a second time.
+          const real = rebase(file.path, link.path, resolved.path);
+          if (this.listedFiles.has(real)) continue;
+          this.listedFiles.add(real);
+          this.extra.push(file);
+        }
         await this.followLinks(listing.links, link.path, resolved.path);
         return;
       }
