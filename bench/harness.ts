@@ -37,7 +37,9 @@ export function printVerdicts(title: string, verdicts: readonly Verdict[]): void
   console.log(`\n${title}`);
   const width = Math.max(...verdicts.map((v) => v.name.length));
   for (const v of verdicts) {
-    console.log(`  ${v.met ? 'met ' : 'MISS'}  ${v.name.padEnd(width)}  ${v.figure}   (target ${v.target})`);
+    console.log(
+      `  ${v.met ? 'met ' : 'MISS'}  ${v.name.padEnd(width)}  ${v.figure}   (target ${v.target})`,
+    );
   }
 }
 

@@ -15,7 +15,10 @@ import { commitOneChange, createManifestRepo, manifestText } from './manifest-re
 
 const RUNS = 5;
 
-async function coldAndFloor(root: string, count: number): Promise<{ coldMs: number; floorMs: number; repo: string }> {
+async function coldAndFloor(
+  root: string,
+  count: number,
+): Promise<{ coldMs: number; floorMs: number; repo: string }> {
   const repo = createManifestRepo(root, count);
   const jsonTexts: string[] = [];
   for (let i = 0; i < count; i += 1) {

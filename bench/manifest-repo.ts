@@ -102,6 +102,7 @@ metadata:
   name: ${name}
   labels:
     app: ${name}
+    generation: g${generation}
 spec:
   selector:
     app: ${name}
@@ -126,6 +127,8 @@ export function createManifestRepo(root: string, count: number): string {
   const dir = path.join(root, `repo-${count}`);
   mkdirSync(dir, { recursive: true });
   git(dir, 'init', '-q', '-b', 'main');
+  // No background auto-gc racing the explicit gc below or the timed reloads.
+  git(dir, 'config', 'gc.auto', '0');
   for (let i = 0; i < count; i += 1) {
     const file = path.join(dir, manifestPath(i));
     mkdirSync(path.dirname(file), { recursive: true });

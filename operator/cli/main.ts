@@ -24,9 +24,9 @@ Run 'berth COMMAND --help' for a command's options.`;
 const COMMAND_HELP: Record<string, string> = { validate: VALIDATE_HELP };
 
 function version(): string {
-  const pkg = JSON.parse(
-    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
-  ) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -47,7 +47,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const topic = rest[0];
         const text = topic === undefined ? HELP : COMMAND_HELP[topic];
         if (text === undefined) {
-          writeLine(io.stderr, `berth: no help for "${topic}"; commands: ${Object.keys(COMMAND_HELP).join(', ')}`);
+          writeLine(
+            io.stderr,
+            `berth: no help for "${topic}"; commands: ${Object.keys(COMMAND_HELP).join(', ')}`,
+          );
           return EXIT.error;
         }
         writeLine(io.stdout, text);
@@ -64,7 +67,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       if (error.hint !== undefined) writeLine(io.stderr, `hint: ${error.hint}`);
       return EXIT.error;
     }
-    if (error instanceof TypeError && 'code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      error instanceof TypeError &&
+      'code' in error &&
+      typeof error.code === 'string' &&
+      error.code.startsWith('ERR_PARSE_ARGS')
+    ) {
       writeLine(io.stderr, `berth: ${error.message}`);
       writeLine(io.stderr, `Run 'berth ${command ?? ''} --help' for the options.`);
       return EXIT.error;

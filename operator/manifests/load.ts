@@ -5,11 +5,10 @@
  * interface, so this module never touches git or the disk itself.
  */
 import { compareProblems, type Problem } from '../model/problem.js';
-import { applyDefaults } from './defaults.js';
 import { parseManifestFile } from './parse.js';
 import { extractObjects } from './schema.js';
 import { DEFAULT_PARSE_LIMITS, type ManifestObject, type ParseLimits } from './types.js';
-import { validateAcross, validateObject } from './validate.js';
+import { validateAcross, validateAndDefault } from './validate.js';
 
 /** What the loader needs of a source file (operator/source's SourceFile has this shape). */
 export interface ManifestFile {
@@ -47,8 +46,9 @@ export function processFile(display: string, bytes: Uint8Array, limits: ParseLim
     const extracted = extractObjects(document);
     problems.push(...extracted.problems);
     for (const object of extracted.objects) {
-      problems.push(...validateObject(object));
-      objects.push(applyDefaults(object));
+      const checked = validateAndDefault(object);
+      problems.push(...checked.problems);
+      objects.push(checked.defaulted);
     }
   }
   return { objects, problems };

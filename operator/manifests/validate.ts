@@ -100,6 +100,14 @@ class Problems {
  * Accepts the object as written or already defaulted: it is checked after defaulting either way.
  */
 export function validateObject(obj: ManifestObject): Problem[] {
+  return validateAndDefault(obj).problems;
+}
+
+/** Defaults the object once and checks it: what the loader needs, without defaulting twice. */
+export function validateAndDefault(obj: ManifestObject): {
+  defaulted: ManifestObject;
+  problems: Problem[];
+} {
   const defaulted = applyDefaults(obj);
   const problems = new Problems(obj, objectRef(obj.kind, objectName(defaulted)));
   // Metadata as written: defaulting only adds a valid namespace and, for an RC, copies the
@@ -123,7 +131,7 @@ export function validateObject(obj: ManifestObject): Problem[] {
       return unreachable;
     }
   }
-  return problems.all;
+  return { defaulted, problems: problems.all };
 }
 
 /**
