@@ -241,11 +241,15 @@ function checkMetadata(problems: Problems, meta: ObjectMeta, nameRule: 'subdomai
   const validateName = nameRule === 'subdomain' ? validateDns1123Subdomain : validateDns1035Label;
   const hasName = meta.name !== undefined && meta.name !== '';
   const hasGenerateName = meta.generateName !== undefined && meta.generateName !== '';
-  if (!hasName && !hasGenerateName) {
+  if (!hasName) {
+    // The API server would accept generateName alone, but `kubectl apply` refuses it, and so
+    // does berth: a declared object must have a name to be found again on the next sync.
     problems.add(
       'field.required',
       ['metadata', 'name'],
-      'a name is required (or generateName, for a name the server makes up)',
+      hasGenerateName
+        ? 'a name is required: berth applies objects declaratively and finds them again by name, so generateName alone cannot be tracked (as with kubectl apply)'
+        : 'a name is required',
     );
   }
   if (hasName && meta.name !== undefined) {

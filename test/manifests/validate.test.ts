@@ -158,10 +158,12 @@ describe('validateObject: valid objects', () => {
     expect(summary(validateObject(podObject(pod)))).toEqual([]);
   });
 
-  it('accepts generateName in place of a name', () => {
+  it('refuses generateName without a name, as kubectl apply does', () => {
     const pod = basePod();
     pod.metadata = { generateName: 'web-' };
-    expect(summary(validateObject(podObject(pod)))).toEqual([]);
+    const problems = validateObject(podObject(pod));
+    expect(problems.map((p) => [p.code, p.field])).toEqual([['field.required', 'metadata.name']]);
+    expect(problems[0]?.message).toMatch(/generateName alone cannot be tracked/);
   });
 });
 
@@ -197,7 +199,7 @@ const podCases: readonly Case<Pod>[] = [
   [
     'bad generateName',
     (p) => {
-      p.metadata = { generateName: 'Web-' };
+      p.metadata = { name: 'web', generateName: 'Web-' };
     },
     'name.invalid',
     'metadata.generateName',
