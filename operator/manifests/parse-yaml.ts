@@ -41,6 +41,7 @@ import {
   type Problem,
   type ProblemCode,
 } from '../model/problem.js';
+import type { FastDocument } from './parse-fast.js';
 import { locateOffset, type PosEntry, type PosMap, type PosNode } from './parse-positions.js';
 import {
   type CoreScalarTag,
@@ -725,6 +726,16 @@ class PositionBuilder {
       }
     }
   }
+}
+
+/**
+ * A document the fast path (parse-fast.ts) read. It sits in its piece exactly as the full
+ * reader would have found it, so `locate` re-parses that piece on first use, as for any other.
+ */
+export function fastYamlDocument(context: TextContext, document: FastDocument): RawDocument {
+  const origin = { file: context.file, line: document.line, column: document.column };
+  const piece = { start: document.start, end: document.end };
+  return new YamlDocument(origin, document.value, context, piece, 0);
 }
 
 class YamlDocument implements RawDocument {
