@@ -13,7 +13,16 @@ export type BerthErrorCode =
   | 'SOURCE_READ_FAILED'
   | 'SOURCE_CHANGED'
   // cli
-  | 'CLI_USAGE';
+  | 'CLI_USAGE'
+  // api (operator <-> agent protocol)
+  | 'API_UNREACHABLE'
+  | 'API_UNAUTHORIZED'
+  | 'API_NODE_UNKNOWN'
+  | 'API_PROTOCOL_VERSION'
+  | 'API_BAD_RESPONSE'
+  // agent (standalone, HTTP)
+  | 'AGENT_LISTEN_FAILED'
+  | 'AGENT_TOKEN';
 
 export class BerthError extends Error {
   readonly code: BerthErrorCode;
