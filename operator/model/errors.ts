@@ -14,6 +14,15 @@ export type BerthErrorCode =
   | 'SOURCE_CHANGED'
   // cli
   | 'CLI_USAGE'
+  // agent runtime (Docker adapter)
+  /** The engine refused or failed a call; the message is the engine's. */
+  | 'RUNTIME_ENGINE_FAILED'
+  /** The pod cannot start as written (Kubernetes' CreateContainerConfigError). */
+  | 'RUNTIME_CONTAINER_CONFIG'
+  /** The sandbox (pause) container could not start, e.g. a host port already taken. */
+  | 'RUNTIME_SANDBOX_FAILED'
+  | 'RUNTIME_HELPER_IMAGE_FAILED'
+  | 'RUNTIME_EXEC_TIMEOUT'
   // api (operator <-> agent protocol)
   | 'API_UNREACHABLE'
   | 'API_UNAUTHORIZED'
