@@ -1,0 +1,252 @@
+/**
+ * Attached mode, the agent's side of the node protocol: register with the operator, heartbeat,
+ * long-poll the assigned pod set and hand each new whole set to the node agent, and report the
+ * node's pod status whenever it changes. Level-triggered throughout: a lost answer or report
+ * is repaired by the next one, and an operator that forgot the node (restart) is answered by
+ * registering again. Only a failure a person must fix (wrong token, other protocol version)
+ * ends the attachment.
+ */
+import type { NodeClient } from '../api/node-client.js';
+import { DEFAULT_WATCH_TIMEOUT_SECONDS, type PodReport } from '../api/protocol.js';
+import { BerthError, isBerthError } from '../model/errors.js';
+import type { Pod } from '../model/generated/types.js';
+
+/** A pod report as the node agent makes it; `status` is Kubernetes-shaped. */
+export interface AgentPodReport {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly status: object;
+}
+
+/** What attached mode needs of the node agent (node-agent.ts's NodeAgent has this shape). */
+export interface AttachableAgent {
+  setDesiredPods(pods: readonly Pod[], version: string): void;
+  pods(): readonly AgentPodReport[];
+  onChange(listener: () => void): () => void;
+  capacity(): Promise<{ cpu: number; memoryBytes: number }>;
+}
+
+export interface AttachOptions {
+  readonly agent: AttachableAgent;
+  readonly client: NodeClient;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The agent's own API address, told to the operator. */
+  readonly address?: string;
+  /** How long one assignment watch waits on the operator. @default 30 s */
+  readonly watchTimeoutSeconds?: number;
+  /** Status changes closer together than this go in one report. @default 200 ms */
+  readonly statusDebounceMs?: number;
+  /** Backoff after a failed call: first wait, doubled up to the cap. @default 500 ms to 10 s */
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
+  /** Progress and trouble, one line each (the CLI prints them). */
+  readonly log?: (line: string) => void;
+}
+
+export interface Attachment {
+  /** Stops every loop and aborts calls in flight; the node agent and its pods are left alone. */
+  stop(): Promise<void>;
+  /** Settles when stopped; rejects with the BerthError a person must fix (bad token, version). */
+  readonly done: Promise<void>;
+  /** The assignment version last handed to the agent; undefined before the first. */
+  assignmentVersion(): string | undefined;
+}
+
+function isFatal(error: unknown): boolean {
+  return isBerthError(error) && !error.retry && error.code !== 'API_NODE_UNKNOWN';
+}
+
+export function attachToOperator(options: AttachOptions): Attachment {
+  const { agent, client } = options;
+  const log = options.log ?? (() => {});
+  const watchTimeoutSeconds = options.watchTimeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_SECONDS;
+  const statusDebounceMs = options.statusDebounceMs ?? 200;
+  const retryInitialMs = options.retryInitialMs ?? 500;
+  const retryMaxMs = options.retryMaxMs ?? 10_000;
+
+  const abort = new AbortController();
+  const { signal } = abort;
+  let fatal: unknown;
+  let version: string | undefined;
+  let heartbeatMs = 5_000;
+  let registration: Promise<void> | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
+  let statusInFlight = false;
+  let statusAgain = false;
+
+  /** Waits ms, or less when stopped. Never rejects. */
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  function fail(error: unknown): void {
+    if (fatal === undefined) fatal = error;
+    abort.abort();
+  }
+
+  function describe(error: unknown): string {
+    return error instanceof Error ? error.message : String(error);
+  }
+
+  /** One registration at a time; every loop that learns the node is unknown shares it. */
+  function ensureRegistered(): Promise<void> {
+    registration ??= (async () => {
+      let wait = retryInitialMs;
+      while (!signal.aborted) {
+        try {
+          const capacity = await agent.capacity();
+          const answer = await client.register(
+            {
+              labels: options.labels,
+              capacity,
+              ...(options.address === undefined ? {} : { address: options.address }),
+            },
+            signal,
+          );
+          heartbeatMs = Math.max(100, answer.heartbeatIntervalSeconds * 1000);
+          log(`registered with the operator (heartbeat every ${answer.heartbeatIntervalSeconds}s)`);
+          scheduleStatus(0);
+          return;
+        } catch (error) {
+          if (signal.aborted) return;
+          if (isFatal(error)) {
+            fail(error);
+            return;
+          }
+          log(`register failed, retrying in ${wait} ms: ${describe(error)}`);
+          await pause(wait);
+          wait = Math.min(wait * 2, retryMaxMs);
+        }
+      }
+    })().finally(() => {
+      registration = undefined;
+    });
+    return registration;
+  }
+
+  /** Handles a failed call of a loop: re-register, give up, or back off. */
+  async function recover(error: unknown, what: string, wait: number): Promise<void> {
+    if (signal.aborted) return;
+    if (isBerthError(error) && error.code === 'API_NODE_UNKNOWN') {
+      log(`operator does not know this node (${what}); registering again`);
+      await ensureRegistered();
+      return;
+    }
+    if (isFatal(error)) {
+      fail(error);
+      return;
+    }
+    log(`${what} failed, retrying in ${wait} ms: ${describe(error)}`);
+    await pause(wait);
+  }
+
+  async function heartbeatLoop(): Promise<void> {
+    let wait = retryInitialMs;
+    while (!signal.aborted) {
+      await pause(heartbeatMs);
+      if (signal.aborted) return;
+      try {
+        await client.heartbeat(signal);
+        wait = retryInitialMs;
+      } catch (error) {
+        await recover(error, 'heartbeat', wait);
+        wait = Math.min(wait * 2, retryMaxMs);
+      }
+    }
+  }
+
+  async function watchLoop(): Promise<void> {
+    let wait = retryInitialMs;
+    while (!signal.aborted) {
+      try {
+        const answer = await client.watchAssignments(version ?? '', watchTimeoutSeconds, signal);
+        wait = retryInitialMs;
+        if (answer.version !== version) {
+          version = answer.version;
+          agent.setDesiredPods(answer.pods, answer.version);
+          log(`assignment ${answer.version}: ${answer.pods.length} pod(s)`);
+        }
+      } catch (error) {
+        await recover(error, 'assignment watch', wait);
+        wait = Math.min(wait * 2, retryMaxMs);
+      }
+    }
+  }
+
+  function scheduleStatus(delayMs: number): void {
+    if (signal.aborted) return;
+    if (statusInFlight) {
+      statusAgain = true;
+      return;
+    }
+    if (statusTimer !== undefined) return;
+    statusTimer = setTimeout(() => {
+      statusTimer = undefined;
+      void sendStatus();
+    }, delayMs);
+  }
+
+  let statusWait = retryInitialMs;
+  async function sendStatus(): Promise<void> {
+    statusInFlight = true;
+    statusAgain = false;
+    try {
+      await client.reportStatus(agent.pods() as readonly PodReport[], signal);
+      statusWait = retryInitialMs;
+    } catch (error) {
+      if (!signal.aborted) {
+        if (isBerthError(error) && error.code === 'API_NODE_UNKNOWN') {
+          // Registering schedules a full report again.
+          void ensureRegistered();
+        } else if (isFatal(error)) {
+          fail(error);
+        } else {
+          log(`status report failed, retrying in ${statusWait} ms: ${describe(error)}`);
+          statusInFlight = false;
+          scheduleStatus(statusWait);
+          statusWait = Math.min(statusWait * 2, retryMaxMs);
+          return;
+        }
+      }
+    } finally {
+      statusInFlight = false;
+    }
+    if (statusAgain) scheduleStatus(statusDebounceMs);
+  }
+
+  const unsubscribe = agent.onChange(() => scheduleStatus(statusDebounceMs));
+
+  const done = (async () => {
+    await ensureRegistered();
+    await Promise.all([heartbeatLoop(), watchLoop()]);
+    unsubscribe();
+    if (statusTimer !== undefined) clearTimeout(statusTimer);
+    if (fatal !== undefined) {
+      throw isBerthError(fatal)
+        ? fatal
+        : new BerthError('API_BAD_RESPONSE', describe(fatal), { cause: fatal });
+    }
+  })();
+
+  return {
+    async stop() {
+      abort.abort();
+      await done.catch(() => {});
+    },
+    done,
+    assignmentVersion: () => version,
+  };
+}

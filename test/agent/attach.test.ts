@@ -1,0 +1,139 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Attachment, attachToOperator } from '../../operator/agent/attach.js';
+import { createNodeClient } from '../../operator/api/node-client.js';
+import { createNodeEndpoint, type NodeEndpoint } from '../../operator/api/node-endpoint.js';
+import { FakeNodeAgent, testPod, waitFor } from './fake-node-agent.js';
+
+const TOKEN = 'attach-test-token';
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function operator(
+  port = 0,
+): Promise<{ endpoint: NodeEndpoint; url: string; close: () => Promise<void> }> {
+  const endpoint = createNodeEndpoint({ token: TOKEN, heartbeatIntervalSeconds: 0.1 });
+  const server = await endpoint.listen('127.0.0.1', port);
+  cleanups.push(server.close);
+  return { endpoint, url: server.url, close: server.close };
+}
+
+function attach(url: string, agent: FakeNodeAgent, token = TOKEN): Attachment {
+  const attachment = attachToOperator({
+    agent,
+    client: createNodeClient({ server: url, token, name: 'node-a' }),
+    labels: { disk: 'ssd' },
+    address: 'http://127.0.0.1:9',
+    watchTimeoutSeconds: 1,
+    statusDebounceMs: 20,
+    retryInitialMs: 20,
+    retryMaxMs: 100,
+  });
+  cleanups.push(() => attachment.stop());
+  return attachment;
+}
+
+describe('attached mode against the real endpoint over HTTP', () => {
+  it('registers with capacity and labels, follows assignments, and reports status', async () => {
+    const { endpoint, url } = await operator();
+    const agent = new FakeNodeAgent();
+    const attachment = attach(url, agent);
+    const node = await waitFor(() => endpoint.node('node-a'), 'registration');
+    expect(node).toMatchObject({
+      labels: { disk: 'ssd' },
+      capacity: { cpu: 4, memoryBytes: 8 * 1024 ** 3 },
+      address: 'http://127.0.0.1:9',
+    });
+    // The first answer is the (empty) whole set: level-triggered from the start.
+    await waitFor(() => agent.version === endpoint.assignmentVersion('node-a'), 'first set');
+    expect(agent.desiredNames()).toEqual([]);
+
+    endpoint.assign('node-a', [testPod('web'), testPod('db')]);
+    await waitFor(() => agent.desiredNames().length === 2, 'assigned pods reach the agent');
+    expect(agent.desiredNames()).toEqual(['default/db', 'default/web']);
+    expect(attachment.assignmentVersion()).toBe(endpoint.assignmentVersion('node-a'));
+    await waitFor(() => endpoint.node('node-a')?.pods.length === 2, 'status of both pods');
+    expect(endpoint.node('node-a')?.pods.map((p) => p.status.phase)).toEqual([
+      'Running',
+      'Running',
+    ]);
+
+    endpoint.assign('node-a', [testPod('db')]);
+    await waitFor(() => agent.desiredNames().join() === 'default/db', 'removal reaches the agent');
+    await waitFor(() => endpoint.node('node-a')?.pods.length === 1, 'status follows removal');
+  });
+
+  it('heartbeats so the node stays ready', async () => {
+    const { endpoint, url } = await operator();
+    attach(url, new FakeNodeAgent());
+    const first = await waitFor(() => endpoint.node('node-a')?.lastHeartbeatAt, 'registration');
+    await waitFor(
+      () => (endpoint.node('node-a')?.lastHeartbeatAt ?? 0) > first,
+      'a heartbeat after registration',
+    );
+  });
+
+  it('registers again and gets its set back when the operator forgets the node', async () => {
+    const first = await operator();
+    const port = Number(new URL(first.url).port);
+    const agent = new FakeNodeAgent();
+    attach(first.url, agent);
+    first.endpoint.assign('node-a', [testPod('web')]);
+    await waitFor(() => agent.desiredNames().length === 1, 'first assignment');
+    const callsBefore = agent.calls.length;
+
+    // The operator restarts on the same port with nothing in memory.
+    await first.close();
+    const endpoint = createNodeEndpoint({ token: TOKEN, heartbeatIntervalSeconds: 0.1 });
+    const server = await endpoint.listen('127.0.0.1', port);
+    cleanups.push(server.close);
+    endpoint.assign('node-a', [testPod('web'), testPod('cache')]);
+    await waitFor(() => endpoint.node('node-a'), 're-registration', 10_000);
+    await waitFor(() => agent.desiredNames().length === 2, 'the new set', 10_000);
+    expect(agent.calls.length).toBeGreaterThan(callsBefore);
+    await waitFor(() => endpoint.node('node-a')?.pods.length === 2, 'status after re-registration');
+  });
+
+  it('ends with API_UNAUTHORIZED on a wrong token instead of retrying forever', async () => {
+    const { url } = await operator();
+    const agent = new FakeNodeAgent();
+    const attachment = attach(url, agent, 'wrong-token');
+    await expect(attachment.done).rejects.toMatchObject({ code: 'API_UNAUTHORIZED' });
+    expect(agent.calls).toEqual([]);
+  });
+
+  it('keeps retrying while the operator is down, and attaches once it is up', async () => {
+    const probe = await operator();
+    const port = Number(new URL(probe.url).port);
+    await probe.close();
+    const agent = new FakeNodeAgent();
+    attach(probe.url, agent);
+    const endpoint = createNodeEndpoint({ token: TOKEN, heartbeatIntervalSeconds: 0.1 });
+    const server = await endpoint.listen('127.0.0.1', port);
+    cleanups.push(server.close);
+    endpoint.assign('node-a', [testPod('late')]);
+    await waitFor(
+      () => agent.desiredNames().join() === 'default/late',
+      'assignment after operator start',
+      10_000,
+    );
+  });
+
+  it('stop() ends the loops and leaves the agent running', async () => {
+    const { endpoint, url } = await operator();
+    const agent = new FakeNodeAgent();
+    const attachment = attach(url, agent);
+    await waitFor(() => agent.version !== undefined, 'first set');
+    await attachment.stop();
+    await attachment.done;
+    endpoint.assign('node-a', [testPod('after-stop')]);
+    const calls = agent.calls.length;
+    // A fresh watch round-trip proves the operator is answering; the stopped agent does not ask.
+    const other = createNodeClient({ server: url, token: TOKEN, name: 'node-a' });
+    await other.watchAssignments('', 1);
+    expect(agent.calls.length).toBe(calls);
+    expect(agent.stopped).toBe(false);
+  });
+});

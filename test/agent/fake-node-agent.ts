@@ -1,0 +1,120 @@
+/**
+ * A node agent without containers, for testing the agent's shell (standalone feed, HTTP,
+ * attached mode): it records every desired set handed to it, reports each desired pod as
+ * Running, and serves logs from text set per container.
+ */
+import { PassThrough } from 'node:stream';
+import type { Pod, PodStatus } from '../../operator/model/generated/types.js';
+
+export interface FakePodReport {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly status: PodStatus;
+}
+
+export class FakeNodeAgent {
+  /** Every setDesiredPods call, oldest first. */
+  readonly calls: { pods: readonly Pod[]; version: string }[] = [];
+  /** Log text per `ns/pod/container`; follow streams stay open until `closeFollowers`. */
+  readonly logText = new Map<string, string>();
+  readonly followers: PassThrough[] = [];
+  stopped = false;
+  private readonly listeners = new Set<() => void>();
+  private desired: readonly Pod[] = [];
+
+  setDesiredPods(pods: readonly Pod[], version: string): void {
+    this.calls.push({ pods, version });
+    this.desired = pods;
+    this.emit();
+  }
+
+  get version(): string | undefined {
+    return this.calls.at(-1)?.version;
+  }
+
+  desiredNames(): string[] {
+    return this.desired.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).sort();
+  }
+
+  pods(): FakePodReport[] {
+    return this.desired.map((pod) => ({
+      namespace: pod.metadata?.namespace ?? 'default',
+      name: pod.metadata?.name ?? '',
+      uid: pod.metadata?.uid ?? `uid-${pod.metadata?.name}`,
+      status: {
+        phase: 'Running',
+        podIP: '10.0.0.2',
+        containerStatuses: pod.spec?.containers.map((c) => ({ name: c.name, ready: true })) ?? [],
+      },
+    }));
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  async logs(
+    namespace: string,
+    pod: string,
+    container: string | undefined,
+    options: { follow: boolean; tail?: number },
+  ): Promise<NodeJS.ReadableStream> {
+    const found = this.desired.find(
+      (p) => p.metadata?.namespace === namespace && p.metadata?.name === pod,
+    );
+    if (found === undefined) throw new Error(`pod ${namespace}/${pod} not found`);
+    const name = container ?? found.spec?.containers[0]?.name ?? '';
+    const text = this.logText.get(`${namespace}/${pod}/${name}`);
+    if (text === undefined) throw new Error(`container ${name} not found in ${pod}`);
+    let lines = text.split('\n').filter((l) => l !== '');
+    if (options.tail !== undefined) lines = lines.slice(-options.tail);
+    const stream = new PassThrough();
+    stream.write(lines.map((l) => `${l}\n`).join(''));
+    if (options.follow) this.followers.push(stream);
+    else stream.end();
+    return stream;
+  }
+
+  async capacity(): Promise<{ cpu: number; memoryBytes: number }> {
+    return { cpu: 4, memoryBytes: 8 * 1024 ** 3 };
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+}
+
+/** Polls a condition until true or the deadline; fails with the last observed value. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<Exclude<T, false | undefined | null>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last !== false && last !== undefined && last !== null) {
+      return last as Exclude<T, false | undefined | null>;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+export function testPod(name: string, namespace = 'default', image = 'busybox'): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, uid: `uid-${name}` },
+    spec: { containers: [{ name: 'main', image }] },
+  };
+}
