@@ -31,7 +31,10 @@ export type BerthErrorCode =
   | 'API_BAD_RESPONSE'
   // agent (standalone, HTTP)
   | 'AGENT_LISTEN_FAILED'
-  | 'AGENT_TOKEN';
+  | 'AGENT_TOKEN'
+  // agent (node agent)
+  | 'AGENT_POD_NOT_FOUND'
+  | 'AGENT_CONTAINER_NOT_FOUND';
 
 export class BerthError extends Error {
   readonly code: BerthErrorCode;
