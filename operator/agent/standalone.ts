@@ -152,7 +152,10 @@ export interface ManifestDirOptions {
 }
 
 export interface ManifestDirWatch {
-  /** Settles after the first load (whether or not it had problems). */
+  /**
+   * Settles after the first load (whether or not it had problems); rejects when the directory
+   * could not be read at all, rather than handing out an empty set that would stop every pod.
+   */
   readonly ready: Promise<DesiredSet>;
   /** The latest set handed to onLoad. */
   current(): DesiredSet | undefined;
@@ -174,6 +177,7 @@ export function watchManifestDir(options: ManifestDirOptions): ManifestDirWatch 
   let again = false;
   let closed = false;
   let loadsDone = 0;
+  let lastError: unknown;
 
   async function loadOnce(): Promise<DesiredSet | undefined> {
     try {
@@ -188,6 +192,7 @@ export function watchManifestDir(options: ManifestDirOptions): ManifestDirWatch 
       state = next.state;
       return next;
     } catch (error) {
+      lastError = error;
       options.onError?.(error);
       return undefined;
     }
@@ -241,8 +246,8 @@ export function watchManifestDir(options: ManifestDirOptions): ManifestDirWatch 
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     // The first load starts after the watcher is ready, so no change can fall between them.
     await reload();
-    if (latest === undefined && !closed) publish(nextDesiredSet(state, []));
-    return latest ?? nextDesiredSet(state, []);
+    if (latest === undefined) throw lastError ?? new Error('closed before the first load');
+    return latest;
   })();
 
   return {

@@ -263,6 +263,7 @@ export async function runAgent(
 
     if (manifestDir !== undefined) {
       let applied: string | undefined;
+      let started = false;
       const watch = watchManifestDir({
         dir: manifestDir,
         onLoad: (set) => {
@@ -272,14 +273,19 @@ export async function runAgent(
             agent.setDesiredPods(set.pods, set.version);
           }
         },
-        onError: (error) =>
-          writeLine(
-            io.stderr,
-            `berth agent: cannot read ${manifestDir}: ${error instanceof Error ? error.message : String(error)}; keeping the current pods`,
-          ),
+        onError: (error) => {
+          // Before the first load the failure ends the command (ready rejects); after, pods stay.
+          if (started) {
+            writeLine(
+              io.stderr,
+              `berth agent: cannot read ${manifestDir}: ${error instanceof Error ? error.message : String(error)}; keeping the current pods`,
+            );
+          }
+        },
       });
       cleanups.push(() => watch.close());
       await watch.ready;
+      started = true;
       await stopped;
     } else {
       const attachment = attachToOperator({

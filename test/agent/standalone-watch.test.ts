@@ -120,4 +120,13 @@ spec:
     await waitFor(() => podNames(watch) === 'web,z', 'the new file');
     expect(loads.map((l) => l.pods.length)).toEqual([1, 2]);
   });
+
+  it('rejects ready when the directory cannot be read, instead of handing out an empty set', async () => {
+    const dir = path.join(os.tmpdir(), `berth-missing-${process.pid}-${Date.now()}`);
+    const loads: DesiredSet[] = [];
+    const watch = watchManifestDir({ dir, onLoad: (set) => loads.push(set) });
+    cleanups.push(() => watch.close());
+    await expect(watch.ready).rejects.toMatchObject({ code: 'SOURCE_NOT_FOUND' });
+    expect(loads).toEqual([]);
+  });
 });
