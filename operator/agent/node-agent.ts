@@ -1,0 +1,1154 @@
+/**
+ * The node agent: makes the engine run exactly the pods this node is given. One serial
+ * worker per pod (never two syncs of one pod at once) compares the pod's spec with what the
+ * engine shows and does the difference; engine events and timers only wake workers, and a
+ * periodic relist is the backstop, so a missed event loses nothing. Decisions (restarts,
+ * backoff, status) are the pure functions of ./lifecycle; this file does the I/O.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { BerthError } from '../model/errors.js';
+import type { Container, Pod } from '../model/generated/types.js';
+import { retryDelayMs } from './lifecycle/backoff.js';
+import { type Clock, systemClock } from './lifecycle/clock.js';
+import {
+  initialProbeCounter,
+  type ProbeCounter,
+  type ProbeKind,
+  probeSettings,
+  recordProbeResult,
+} from './lifecycle/probe-state.js';
+import {
+  type ContainerAction,
+  decideContainer,
+  type ExitMemory,
+  hasExited,
+  NO_EXITS,
+  observedRestartCount,
+  type RestartPolicy,
+} from './lifecycle/restart.js';
+import { podUid, sandboxHash, sandboxPartOf, specHash } from './lifecycle/spec-hash.js';
+import { type ContainerView, computePodStatus, terminatedState } from './lifecycle/status.js';
+import type {
+  ContainerStateTerminated,
+  ContainerStateWaiting,
+  PodStatusReport,
+} from './lifecycle/status-types.js';
+import { runProbe } from './probes.js';
+import type {
+  ContainerRuntime,
+  ObservedContainer,
+  PreparedVolume,
+  RuntimeEvent,
+  SandboxInfo,
+} from './runtime.js';
+import { prepareVolumes, removePodVolumes, type VolumeEngine } from './volumes.js';
+
+export type { PodStatusReport } from './lifecycle/status-types.js';
+
+export interface PodReport {
+  namespace: string;
+  name: string;
+  uid: string;
+  status: PodStatusReport;
+}
+
+export interface NodeAgent {
+  /** Level-triggered: the whole set of pods this node must run, with a version. Pods not in it are stopped and removed. */
+  setDesiredPods(pods: readonly Pod[], version: string): void;
+  /** Current status of every desired pod. */
+  pods(): PodReport[];
+  /** Called (debounced) when any status changes; returns unsubscribe. */
+  onChange(listener: () => void): () => void;
+  logs(
+    namespace: string,
+    pod: string,
+    container: string | undefined,
+    options: { follow: boolean; tail?: number },
+  ): Promise<NodeJS.ReadableStream>;
+  capacity(): Promise<{ cpu: number; memoryBytes: number }>;
+  /** Adopts what runs (from labels), subscribes to events, starts the relist timer. */
+  start(): Promise<void>;
+  /** Stops the agent's loops; pods keep running (an agent restart must not restart them). */
+  stop(): Promise<void>;
+}
+
+export interface NodeAgentOptions {
+  runtime: ContainerRuntime;
+  node: string;
+  /** The agent's own files: emptyDir volumes and what it needs to find pods again. */
+  dataDir: string;
+  /** @default the system clock */
+  clock?: Clock;
+  /** Backstop relist of the engine. @default 10000 */
+  relistIntervalMs?: number;
+  /** Reported as status.hostIP. @default the host's first non-loopback IPv4 address */
+  hostIp?: string;
+  /**
+   * Engine volumes (tmpfs emptyDirs). @default the runtime itself when it offers
+   * createTmpfsVolume/removePodVolumes, else none (a `medium: Memory` volume then fails).
+   */
+  volumeEngine?: VolumeEngine;
+  /**
+   * Grace period for containers of pods the agent has no spec for (orphans found after a
+   * restart): there is no terminationGracePeriodSeconds to read. @default 30
+   */
+  orphanGraceSeconds?: number;
+  /** Delay that gathers status changes into one onChange call. @default 50 */
+  changeDebounceMs?: number;
+}
+
+const DEFAULT_GRACE_SECONDS = 30;
+
+/** A step that failed and is retried later (image pull, container create or start). */
+interface StepFailure {
+  readonly failures: number;
+  readonly failedAtMs: number;
+  readonly retryAtMs: number;
+  readonly waiting: ContainerStateWaiting;
+  /** The reason shown while the retry is pending, after the failing sync (e.g. ImagePullBackOff). */
+  readonly backoffWaiting: ContainerStateWaiting | undefined;
+}
+
+interface ContainerMemory {
+  exits: ExitMemory;
+  failure: StepFailure | undefined;
+  lastTerminated: ContainerStateTerminated | undefined;
+  /** The engine id whose end is recorded in lastTerminated. */
+  lastTerminatedId: string | undefined;
+  /** It ran (or was seen) under this agent, so a missing container means it was cleaned away. */
+  seen: boolean;
+  restartCount: number;
+  /** Shown until the next sync (e.g. CrashLoopBackOff while the backoff runs). */
+  waiting: ContainerStateWaiting | undefined;
+}
+
+interface ProbeRunner {
+  readonly containerId: string;
+  readonly counters: Map<ProbeKind, ProbeCounter>;
+  readonly cancels: (() => void)[];
+  disposed: boolean;
+}
+
+interface PodWorker {
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The desired pod (uid filled in); undefined means: stop and remove everything of it. */
+  pod: Pod | undefined;
+  /** Grace period of the last spec seen, for the teardown of a pod that left the set. */
+  graceSeconds: number;
+  busy: Promise<void> | undefined;
+  again: boolean;
+  wakeAtMs: number | undefined;
+  cancelWake: (() => void) | undefined;
+  containers: Map<string, ContainerMemory>;
+  volumes: Map<string, PreparedVolume> | undefined;
+  volumesUid: string | undefined;
+  podFailure: { reason: string; message: string; failures: number; retryAtMs: number } | undefined;
+  sandbox: SandboxInfo | undefined;
+  probes: Map<string, ProbeRunner>;
+  observed: ObservedContainer[];
+  startTime: string | undefined;
+  status: PodStatusReport | undefined;
+  statusJson: string;
+}
+
+function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function defaultHostIp(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Kubernetes' default: Always for `:latest` or no tag, IfNotPresent otherwise. */
+export function pullPolicyOf(container: Container): 'Always' | 'IfNotPresent' | 'Never' {
+  if (container.imagePullPolicy !== undefined) return container.imagePullPolicy;
+  const image = container.image;
+  if (image.includes('@')) return 'IfNotPresent';
+  const lastSlash = image.lastIndexOf('/');
+  const colon = image.indexOf(':', lastSlash + 1);
+  if (colon < 0) return 'Always';
+  return image.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+/** Newest first: the highest restart count, then a live one before an exited one. */
+function newestFirst(a: ObservedContainer, b: ObservedContainer): number {
+  const byCount = observedRestartCount(b) - observedRestartCount(a);
+  if (byCount !== 0) return byCount;
+  return Number(hasExited(a)) - Number(hasExited(b));
+}
+
+function isVolumeEngine(value: unknown): value is VolumeEngine {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<VolumeEngine>).createTmpfsVolume === 'function' &&
+    typeof (value as Partial<VolumeEngine>).removePodVolumes === 'function'
+  );
+}
+
+const NO_VOLUME_ENGINE: VolumeEngine = {
+  createTmpfsVolume: () =>
+    Promise.reject(new Error('this runtime offers no tmpfs volumes (emptyDir medium: Memory)')),
+  removePodVolumes: () => Promise.resolve(),
+};
+
+export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
+  return new Agent(options);
+}
+
+class Agent implements NodeAgent {
+  private readonly runtime: ContainerRuntime;
+  private readonly node: string;
+  private readonly dataDir: string;
+  private readonly clock: Clock;
+  private readonly relistIntervalMs: number;
+  private readonly hostIp: string;
+  private readonly volumeEngine: VolumeEngine;
+  private readonly orphanGraceSeconds: number;
+  private readonly changeDebounceMs: number;
+
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly listeners = new Set<() => void>();
+  /** Until the first desired set arrives, nothing is an orphan: the agent does not know yet. */
+  private desiredKnown = false;
+  private started = false;
+  private stopped = false;
+  private unsubscribeEvents: (() => void) | undefined;
+  private cancelRelist: (() => void) | undefined;
+  private cancelNotify: (() => void) | undefined;
+  private relisting: Promise<void> | undefined;
+  private relistAgain = false;
+  private listing: Promise<ObservedContainer[]> | undefined;
+  private queuedListing: Promise<ObservedContainer[]> | undefined;
+
+  constructor(options: NodeAgentOptions) {
+    this.runtime = options.runtime;
+    this.node = options.node;
+    this.dataDir = options.dataDir;
+    this.clock = options.clock ?? systemClock;
+    this.relistIntervalMs = options.relistIntervalMs ?? 10_000;
+    this.hostIp = options.hostIp ?? defaultHostIp();
+    this.volumeEngine =
+      options.volumeEngine ??
+      (isVolumeEngine(options.runtime) ? options.runtime : NO_VOLUME_ENGINE);
+    this.orphanGraceSeconds = options.orphanGraceSeconds ?? DEFAULT_GRACE_SECONDS;
+    this.changeDebounceMs = options.changeDebounceMs ?? 50;
+  }
+
+  // ---- the contract ----
+
+  setDesiredPods(pods: readonly Pod[], _version: string): void {
+    const wanted = new Map<string, Pod>();
+    for (const given of pods) {
+      const namespace = given.metadata.namespace ?? 'default';
+      const name = given.metadata.name ?? '';
+      // A copy with the uid berth uses: labels, volume folders and hashes all hang off it.
+      const pod: Pod = {
+        ...given,
+        metadata: { ...given.metadata, namespace, name, uid: podUid(given) },
+      };
+      wanted.set(podKey(namespace, name), pod);
+    }
+    for (const [key, pod] of wanted) {
+      const worker =
+        this.workers.get(key) ?? this.newWorker(pod.metadata.namespace!, pod.metadata.name!);
+      const changed = JSON.stringify(worker.pod) !== JSON.stringify(pod);
+      worker.pod = pod;
+      worker.graceSeconds = pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+      if (changed) this.kick(worker);
+    }
+    for (const worker of this.workers.values()) {
+      if (!wanted.has(worker.key) && worker.pod !== undefined) {
+        worker.pod = undefined;
+        this.kick(worker);
+      }
+    }
+    const first = !this.desiredKnown;
+    this.desiredKnown = true;
+    if (first && this.started) this.relist();
+    this.notifySoon();
+  }
+
+  pods(): PodReport[] {
+    const reports: PodReport[] = [];
+    for (const worker of this.workers.values()) {
+      const pod = worker.pod;
+      if (pod === undefined) continue;
+      reports.push({
+        namespace: worker.namespace,
+        name: worker.name,
+        uid: pod.metadata.uid!,
+        // Before its first sync a pod has no status of its own: all containers are being created.
+        status: worker.status ?? this.computeStatus(worker, pod, []),
+      });
+    }
+    return reports.sort((a, b) =>
+      podKey(a.namespace, a.name).localeCompare(podKey(b.namespace, b.name)),
+    );
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  async logs(
+    namespace: string,
+    pod: string,
+    container: string | undefined,
+    options: { follow: boolean; tail?: number },
+  ): Promise<NodeJS.ReadableStream> {
+    const worker = this.workers.get(podKey(namespace, pod));
+    const spec = worker?.pod;
+    if (worker === undefined || spec === undefined) {
+      throw new BerthError(
+        'AGENT_POD_NOT_FOUND',
+        `pod ${namespace}/${pod} is not on node ${this.node}`,
+      );
+    }
+    const names = spec.spec.containers.map((c) => c.name);
+    let name = container;
+    if (name === undefined) {
+      if (names.length !== 1) {
+        throw new BerthError(
+          'AGENT_CONTAINER_NOT_FOUND',
+          `a container name must be specified for pod ${pod}, choose one of: [${names.join(' ')}]`,
+        );
+      }
+      name = names[0]!;
+    }
+    const observed = (await this.observe())
+      .filter(
+        (c) =>
+          c.role === 'container' &&
+          c.podNamespace === namespace &&
+          c.podName === pod &&
+          c.podUid === spec.metadata.uid &&
+          c.containerName === name,
+      )
+      .sort(newestFirst);
+    const current = observed[0];
+    if (current === undefined) {
+      throw new BerthError(
+        'AGENT_CONTAINER_NOT_FOUND',
+        `container ${name} of pod ${namespace}/${pod} has no container on node ${this.node} yet`,
+      );
+    }
+    return this.runtime.logs(current.id, options);
+  }
+
+  capacity(): Promise<{ cpu: number; memoryBytes: number }> {
+    return this.runtime.capacity();
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.stopped = false;
+    this.unsubscribeEvents = this.runtime.events(this.node, (event) => this.onEvent(event));
+    // The first relist adopts: every worker looks at what runs and keeps what matches.
+    await this.relistNow();
+    this.scheduleRelist();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.stopped = true;
+    this.started = false;
+    this.unsubscribeEvents?.();
+    this.unsubscribeEvents = undefined;
+    this.cancelRelist?.();
+    this.cancelRelist = undefined;
+    this.cancelNotify?.();
+    this.cancelNotify = undefined;
+    const running: Promise<void>[] = [];
+    for (const worker of this.workers.values()) {
+      worker.cancelWake?.();
+      worker.cancelWake = undefined;
+      worker.wakeAtMs = undefined;
+      for (const runner of worker.probes.values()) this.disposeProbes(runner);
+      worker.probes.clear();
+      if (worker.busy !== undefined) running.push(worker.busy);
+    }
+    if (this.relisting !== undefined) running.push(this.relisting);
+    await Promise.allSettled(running);
+  }
+
+  // ---- waking ----
+
+  private newWorker(namespace: string, name: string): PodWorker {
+    const worker: PodWorker = {
+      key: podKey(namespace, name),
+      namespace,
+      name,
+      pod: undefined,
+      graceSeconds: this.orphanGraceSeconds,
+      busy: undefined,
+      again: false,
+      wakeAtMs: undefined,
+      cancelWake: undefined,
+      containers: new Map(),
+      volumes: undefined,
+      volumesUid: undefined,
+      podFailure: undefined,
+      sandbox: undefined,
+      probes: new Map(),
+      observed: [],
+      startTime: undefined,
+      status: undefined,
+      statusJson: '',
+    };
+    this.workers.set(worker.key, worker);
+    return worker;
+  }
+
+  private onEvent(event: RuntimeEvent): void {
+    if (this.stopped) return;
+    const namespace = event.labels['io.berth.pod.namespace'];
+    const name = event.labels['io.berth.pod.name'];
+    const worker =
+      namespace !== undefined && name !== undefined
+        ? this.workers.get(podKey(namespace, name))
+        : undefined;
+    if (worker !== undefined) this.kick(worker);
+    else if (this.desiredKnown && (event.action === 'start' || event.action === 'create')) {
+      // A berth container of this node that no worker owns: the relist removes it.
+      this.relist();
+    }
+  }
+
+  /** Runs the worker's sync now, or once more right after the one in progress. */
+  private kick(worker: PodWorker): void {
+    if (!this.started || this.stopped) return;
+    if (worker.busy !== undefined) {
+      worker.again = true;
+      return;
+    }
+    worker.busy = this.runWorker(worker);
+  }
+
+  private async runWorker(worker: PodWorker): Promise<void> {
+    try {
+      do {
+        worker.again = false;
+        try {
+          await this.sync(worker);
+        } catch (error) {
+          // A sync never takes the node down: note it, retry later.
+          this.recordPodFailure(worker, 'SyncError', errorText(error));
+        }
+      } while (worker.again && !this.stopped);
+    } finally {
+      worker.busy = undefined;
+    }
+    if (worker.pod === undefined && worker.observed.length === 0 && worker.wakeAtMs === undefined) {
+      this.workers.delete(worker.key);
+      this.notifySoon();
+    }
+  }
+
+  private wakeAt(worker: PodWorker, atMs: number): void {
+    if (this.stopped) return;
+    if (worker.wakeAtMs !== undefined && worker.wakeAtMs <= atMs) return;
+    worker.cancelWake?.();
+    worker.wakeAtMs = atMs;
+    worker.cancelWake = this.clock.setTimer(() => {
+      worker.wakeAtMs = undefined;
+      worker.cancelWake = undefined;
+      this.kick(worker);
+    }, atMs - this.clock.now());
+  }
+
+  private scheduleRelist(): void {
+    if (this.stopped) return;
+    this.cancelRelist = this.clock.setTimer(() => {
+      this.relist();
+      this.scheduleRelist();
+    }, this.relistIntervalMs);
+  }
+
+  private relist(): void {
+    if (this.relisting !== undefined) {
+      this.relistAgain = true;
+      return;
+    }
+    this.relisting = this.relistNow()
+      .catch(() => {
+        // The engine did not answer: the next relist tries again.
+      })
+      .finally(() => {
+        this.relisting = undefined;
+        if (this.relistAgain && !this.stopped) {
+          this.relistAgain = false;
+          this.relist();
+        }
+      });
+  }
+
+  /** Wakes every worker, and gives containers of unknown pods a worker that removes them. */
+  private async relistNow(): Promise<void> {
+    const observed = await this.observe();
+    if (this.stopped) return;
+    if (this.desiredKnown) {
+      for (const container of observed) {
+        const key = podKey(container.podNamespace, container.podName);
+        if (!this.workers.has(key)) this.newWorker(container.podNamespace, container.podName);
+      }
+    }
+    for (const worker of this.workers.values()) this.kick(worker);
+  }
+
+  /**
+   * The engine's containers of this node. Calls that overlap share one list, and a call made
+   * while a list runs gets the next one (it may have been made after a change the running
+   * list missed).
+   */
+  private observe(): Promise<ObservedContainer[]> {
+    if (this.listing === undefined) {
+      const listing = this.runtime.list(this.node).finally(() => {
+        if (this.listing === listing) this.listing = undefined;
+      });
+      this.listing = listing;
+      return listing;
+    }
+    if (this.queuedListing === undefined) {
+      const queued = this.listing
+        .catch(() => [])
+        .then(() => {
+          if (this.queuedListing === queued) this.queuedListing = undefined;
+          return this.observe();
+        });
+      this.queuedListing = queued;
+    }
+    return this.queuedListing;
+  }
+
+  // ---- one pod's sync ----
+
+  private async sync(worker: PodWorker): Promise<void> {
+    const all = await this.observe();
+    const mine = all.filter(
+      (c) => c.podNamespace === worker.namespace && c.podName === worker.name,
+    );
+    worker.observed = mine;
+    const pod = worker.pod;
+    if (pod === undefined) {
+      await this.teardown(worker, mine);
+      return;
+    }
+    const uid = pod.metadata.uid!;
+    const now = this.clock.now();
+
+    // Containers of an earlier pod of the same name (another uid) go first.
+    const stale = mine.filter((c) => c.podUid !== uid);
+    if (stale.length > 0) {
+      await this.stopAndRemove(stale, worker.graceSeconds);
+      worker.again = true;
+      return;
+    }
+
+    let sandbox = mine.filter((c) => c.role === 'sandbox').sort(newestFirst)[0];
+    let containers = mine.filter((c) => c.role === 'container');
+    // A changed sandbox part (host ports, hostname) means the whole pod is made again.
+    const wantedSandboxPart = sandboxHash(pod);
+    if (containers.some((c) => sandboxPartOf(c.specHash) !== wantedSandboxPart)) {
+      await this.stopAndRemove(mine, worker.graceSeconds);
+      worker.sandbox = undefined;
+      worker.again = true;
+      return;
+    }
+
+    // Volumes first: nothing starts without them.
+    if (!(await this.ensureVolumes(worker, pod, now))) {
+      this.publish(worker);
+      return;
+    }
+
+    const policy: RestartPolicy = pod.spec.restartPolicy ?? 'Always';
+    const plans: {
+      container: Container;
+      index: number;
+      action: ContainerAction;
+      current: ObservedContainer | undefined;
+    }[] = [];
+    for (const [index, container] of pod.spec.containers.entries()) {
+      const memory = this.memoryOf(worker, container.name);
+      const ofName = containers.filter((c) => c.containerName === container.name).sort(newestFirst);
+      const current = ofName[0];
+      // Older containers of the same name are leftovers of restarts: their end is history.
+      const leftovers = ofName.slice(1);
+      if (leftovers.length > 0) await this.stopAndRemove(leftovers, 0);
+      if (current !== undefined) {
+        memory.seen = true;
+        memory.restartCount = observedRestartCount(current);
+      }
+      const decision = decideContainer({
+        policy,
+        desiredHash: specHash(pod, container),
+        current,
+        finishedBefore: memory.seen,
+        knownRestartCount: memory.restartCount,
+        memory: memory.exits,
+        nowMs: now,
+      });
+      memory.exits = decision.memory;
+      plans.push({ container, index, action: decision.action, current });
+    }
+    containers = containers.filter((c) => plans.some((p) => p.current?.id === c.id));
+
+    const needsRun = plans.some(
+      (p) =>
+        p.action.kind === 'create' || p.action.kind === 'replace' || p.action.kind === 'restart',
+    );
+    const sandboxRunning =
+      sandbox !== undefined && !hasExited(sandbox) && sandbox.state !== 'created';
+    if (needsRun && !sandboxRunning) {
+      // A new network namespace: whatever still runs in the old one goes too, to be made again.
+      const live = containers.filter((c) => !hasExited(c));
+      if (live.length > 0 || sandbox !== undefined) {
+        await this.stopAndRemove(
+          [...live, ...(sandbox !== undefined ? [sandbox] : [])],
+          worker.graceSeconds,
+        );
+        worker.sandbox = undefined;
+        worker.again = true;
+        return;
+      }
+      sandbox = undefined;
+    }
+
+    let acted = false;
+    let sandboxInfo: SandboxInfo | undefined;
+    if (needsRun) {
+      sandboxInfo = await this.ensureSandbox(worker, pod, sandbox, now);
+      if (sandboxInfo === undefined) {
+        this.publish(worker);
+        return;
+      }
+      if (sandbox === undefined) acted = true;
+    } else if (sandbox !== undefined && sandboxRunning) {
+      sandboxInfo = await this.knownSandbox(worker, pod, sandbox);
+    }
+
+    const runs: Promise<boolean>[] = [];
+    for (const plan of plans) {
+      const memory = this.memoryOf(worker, plan.container.name);
+      memory.waiting = undefined;
+      switch (plan.action.kind) {
+        case 'keep':
+          if (plan.current?.state === 'created') {
+            // Made but never started (the agent stopped in between): start it now.
+            runs.push(this.startExisting(worker, plan.container.name, plan.current.id));
+          }
+          break;
+        case 'finished':
+          if (plan.current !== undefined) this.rememberEnd(memory, plan.current);
+          break;
+        case 'backoff': {
+          if (plan.current !== undefined) this.rememberEnd(memory, plan.current);
+          const message = `back-off restarting failed container ${plan.container.name} in pod ${worker.name}`;
+          memory.waiting = { reason: 'CrashLoopBackOff', message };
+          this.wakeAt(worker, plan.action.restartAtMs);
+          break;
+        }
+        case 'create':
+        case 'replace':
+        case 'restart':
+          runs.push(
+            this.runContainer(
+              worker,
+              pod,
+              plan.container,
+              plan.index,
+              plan.action.restartCount,
+              plan.current,
+              sandboxInfo!,
+              now,
+            ),
+          );
+          break;
+        default: {
+          const unknown: never = plan.action;
+          throw new Error(`unknown action ${JSON.stringify(unknown)}`);
+        }
+      }
+    }
+    const results = await Promise.all(runs);
+    if (results.some((changed) => changed)) acted = true;
+    if (worker.podFailure?.reason === 'SyncError') worker.podFailure = undefined;
+    // After changes, look again: the status comes from what the engine then shows.
+    if (acted) worker.again = true;
+    else {
+      worker.sandbox = sandboxInfo ?? worker.sandbox;
+      this.syncProbes(worker, pod, containers);
+    }
+    this.publish(worker);
+  }
+
+  private memoryOf(worker: PodWorker, name: string): ContainerMemory {
+    let memory = worker.containers.get(name);
+    if (memory === undefined) {
+      memory = {
+        exits: NO_EXITS,
+        failure: undefined,
+        lastTerminated: undefined,
+        lastTerminatedId: undefined,
+        seen: false,
+        restartCount: 0,
+        waiting: undefined,
+      };
+      worker.containers.set(name, memory);
+    }
+    return memory;
+  }
+
+  private rememberEnd(memory: ContainerMemory, container: ObservedContainer): void {
+    if (!hasExited(container)) return;
+    memory.lastTerminated = terminatedState(container);
+    memory.lastTerminatedId = container.id;
+  }
+
+  private recordPodFailure(worker: PodWorker, reason: string, message: string): void {
+    const failures = (worker.podFailure?.failures ?? 0) + 1;
+    const retryAtMs = this.clock.now() + retryDelayMs(failures);
+    worker.podFailure = { reason, message, failures, retryAtMs };
+    this.wakeAt(worker, retryAtMs);
+    if (worker.pod !== undefined) this.publish(worker);
+  }
+
+  private async ensureVolumes(worker: PodWorker, pod: Pod, now: number): Promise<boolean> {
+    const uid = pod.metadata.uid!;
+    if (worker.volumes !== undefined && worker.volumesUid === uid) return true;
+    if (worker.podFailure !== undefined && worker.podFailure.retryAtMs > now) {
+      this.wakeAt(worker, worker.podFailure.retryAtMs);
+      return false;
+    }
+    const result = await prepareVolumes(pod, this.dataDir, this.volumeEngine, { node: this.node });
+    if (!result.ok) {
+      this.recordPodFailure(worker, 'FailedMount', result.message);
+      return false;
+    }
+    worker.volumes = result.volumes;
+    worker.volumesUid = uid;
+    worker.podFailure = undefined;
+    return true;
+  }
+
+  private sandboxFile(uid: string): string {
+    return join(this.dataDir, 'pods', uid, 'sandbox.json');
+  }
+
+  /** The running sandbox's info: remembered, else read back from the data dir (after a restart). */
+  private async knownSandbox(
+    worker: PodWorker,
+    pod: Pod,
+    sandbox: ObservedContainer,
+  ): Promise<SandboxInfo | undefined> {
+    if (worker.sandbox?.id === sandbox.id) return worker.sandbox;
+    const fromEngine = (sandbox as ObservedContainer & { ip?: unknown }).ip;
+    if (typeof fromEngine === 'string' && fromEngine !== '') {
+      return { id: sandbox.id, ip: fromEngine };
+    }
+    try {
+      const stored = JSON.parse(
+        await readFile(this.sandboxFile(pod.metadata.uid!), 'utf8'),
+      ) as Partial<SandboxInfo>;
+      if (stored.id === sandbox.id && typeof stored.ip === 'string')
+        return { id: sandbox.id, ip: stored.ip };
+    } catch {
+      // No record: the sandbox is made again below.
+    }
+    return undefined;
+  }
+
+  private async ensureSandbox(
+    worker: PodWorker,
+    pod: Pod,
+    sandbox: ObservedContainer | undefined,
+    now: number,
+  ): Promise<SandboxInfo | undefined> {
+    if (sandbox !== undefined) {
+      const known = await this.knownSandbox(worker, pod, sandbox);
+      if (known !== undefined) return known;
+      // A sandbox whose address the agent cannot learn is made again.
+      await this.stopAndRemove([sandbox], 0);
+    }
+    if (worker.podFailure !== undefined && worker.podFailure.retryAtMs > now) {
+      this.wakeAt(worker, worker.podFailure.retryAtMs);
+      return undefined;
+    }
+    try {
+      const info = await this.runtime.createSandbox(pod, this.node);
+      worker.podFailure = undefined;
+      worker.sandbox = info;
+      worker.startTime ??= new Date(this.clock.now()).toISOString();
+      await mkdir(join(this.dataDir, 'pods', pod.metadata.uid!), { recursive: true });
+      await writeFile(this.sandboxFile(pod.metadata.uid!), JSON.stringify(info));
+      return info;
+    } catch (error) {
+      this.recordPodFailure(worker, 'FailedCreatePodSandBox', errorText(error));
+      return undefined;
+    }
+  }
+
+  /** Images per pull policy; a waiting reason when the image is not there to use. */
+  private async ensureImage(container: Container): Promise<ContainerStateWaiting | undefined> {
+    const policy = pullPolicyOf(container);
+    if (policy !== 'Always') {
+      if (await this.runtime.hasImage(container.image)) return undefined;
+      if (policy === 'Never') {
+        return {
+          reason: 'ErrImageNeverPull',
+          message: `Container image "${container.image}" is not present with pull policy of Never`,
+        };
+      }
+    }
+    const pulled = await this.runtime.pull(container.image);
+    if (pulled.ok) return undefined;
+    return {
+      reason: 'ErrImagePull',
+      message: pulled.message ?? `failed to pull image "${container.image}"`,
+    };
+  }
+
+  /** Makes and starts one container; true when the engine changed. */
+  private async runContainer(
+    worker: PodWorker,
+    pod: Pod,
+    container: Container,
+    index: number,
+    restartCount: number,
+    current: ObservedContainer | undefined,
+    sandbox: SandboxInfo,
+    now: number,
+  ): Promise<boolean> {
+    const memory = this.memoryOf(worker, container.name);
+    const failure = memory.failure;
+    if (failure !== undefined && failure.retryAtMs > now) {
+      // The failing sync's reason shows for the first half of the wait, then the back-off's.
+      const backoffFromMs = failure.failedAtMs + (failure.retryAtMs - failure.failedAtMs) / 2;
+      const inBackoff = failure.backoffWaiting !== undefined && now >= backoffFromMs;
+      memory.waiting = inBackoff ? failure.backoffWaiting : failure.waiting;
+      if (failure.backoffWaiting !== undefined && !inBackoff) this.wakeAt(worker, backoffFromMs);
+      this.wakeAt(worker, failure.retryAtMs);
+      return false;
+    }
+    const fail = (
+      waiting: ContainerStateWaiting,
+      backoffWaiting?: ContainerStateWaiting,
+    ): boolean => {
+      const failures = (memory.failure?.failures ?? 0) + 1;
+      const failedAtMs = this.clock.now();
+      const retryAtMs = failedAtMs + retryDelayMs(failures);
+      memory.failure = { failures, failedAtMs, retryAtMs, waiting, backoffWaiting };
+      memory.waiting = waiting;
+      // The failing sync reports the error; a look half-way through the wait reports the back-off.
+      if (backoffWaiting !== undefined) this.wakeAt(worker, (failedAtMs + retryAtMs) / 2);
+      this.wakeAt(worker, retryAtMs);
+      return false;
+    };
+    const imageProblem = await this.ensureImage(container);
+    if (imageProblem !== undefined) {
+      const backoff: ContainerStateWaiting | undefined =
+        imageProblem.reason === 'ErrImagePull'
+          ? {
+              reason: 'ImagePullBackOff',
+              message: `Back-off pulling image "${container.image}": ${imageProblem.message ?? ''}`,
+            }
+          : undefined;
+      return fail(imageProblem, backoff);
+    }
+    let changed = false;
+    if (current !== undefined) {
+      this.rememberEnd(memory, current);
+      if (!hasExited(current)) {
+        // A replaced (spec changed) container stops gracefully; its end is not a crash.
+        await this.runtime.stop(
+          current.id,
+          pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+        );
+      }
+      await this.runtime.remove(current.id);
+      this.disposeProbesOf(worker, current.id);
+      changed = true;
+    }
+    let id: string;
+    try {
+      id = await this.runtime.createContainer({
+        pod,
+        node: this.node,
+        sandbox,
+        containerIndex: index,
+        specHash: specHash(pod, container),
+        restartCount,
+        volumes: worker.volumes ?? new Map(),
+      });
+    } catch (error) {
+      fail({ reason: 'CreateContainerError', message: errorText(error) });
+      return changed;
+    }
+    memory.seen = true;
+    memory.restartCount = restartCount;
+    try {
+      await this.runtime.start(id);
+    } catch (error) {
+      fail({ reason: 'RunContainerError', message: errorText(error) });
+      return true;
+    }
+    memory.failure = undefined;
+    return true;
+  }
+
+  private async startExisting(worker: PodWorker, name: string, id: string): Promise<boolean> {
+    try {
+      await this.runtime.start(id);
+      return true;
+    } catch (error) {
+      const memory = this.memoryOf(worker, name);
+      memory.waiting = { reason: 'RunContainerError', message: errorText(error) };
+      await this.runtime.remove(id);
+      return true;
+    }
+  }
+
+  /** Graceful stop of every container given (at once), then removal. */
+  private async stopAndRemove(
+    containers: readonly ObservedContainer[],
+    graceSeconds: number,
+  ): Promise<void> {
+    await Promise.all(
+      containers.map(async (container) => {
+        if (!hasExited(container) && container.state !== 'created') {
+          await this.runtime.stop(container.id, graceSeconds);
+        }
+        await this.runtime.remove(container.id);
+      }),
+    );
+  }
+
+  /** Removes a pod that left the desired set: containers (gracefully), then sandbox, then volumes. */
+  private async teardown(worker: PodWorker, mine: readonly ObservedContainer[]): Promise<void> {
+    for (const runner of worker.probes.values()) this.disposeProbes(runner);
+    worker.probes.clear();
+    worker.cancelWake?.();
+    worker.cancelWake = undefined;
+    worker.wakeAtMs = undefined;
+    const uids = new Set(mine.map((c) => c.podUid));
+    if (worker.volumesUid !== undefined) uids.add(worker.volumesUid);
+    await this.stopAndRemove(
+      mine.filter((c) => c.role === 'container'),
+      worker.graceSeconds,
+    );
+    await this.stopAndRemove(
+      mine.filter((c) => c.role === 'sandbox'),
+      0,
+    );
+    for (const uid of uids) {
+      if (uid !== '') await removePodVolumes(uid, this.dataDir, this.volumeEngine, this.node);
+    }
+    worker.observed = [];
+    worker.volumes = undefined;
+    worker.volumesUid = undefined;
+    worker.sandbox = undefined;
+    worker.containers.clear();
+    worker.status = undefined;
+    worker.statusJson = '';
+  }
+
+  // ---- probes ----
+
+  private syncProbes(worker: PodWorker, pod: Pod, containers: readonly ObservedContainer[]): void {
+    const live = new Set<string>();
+    for (const container of pod.spec.containers) {
+      if (container.livenessProbe === undefined && container.readinessProbe === undefined) continue;
+      const current = containers
+        .filter((c) => c.containerName === container.name && c.state === 'running')
+        .sort(newestFirst)[0];
+      if (current === undefined || worker.sandbox === undefined) continue;
+      live.add(current.id);
+      if (!worker.probes.has(current.id)) this.startProbes(worker, pod, container, current);
+    }
+    for (const [id, runner] of worker.probes) {
+      if (!live.has(id)) {
+        this.disposeProbes(runner);
+        worker.probes.delete(id);
+      }
+    }
+  }
+
+  private startProbes(
+    worker: PodWorker,
+    pod: Pod,
+    container: Container,
+    current: ObservedContainer,
+  ): void {
+    const runner: ProbeRunner = {
+      containerId: current.id,
+      counters: new Map(),
+      cancels: [],
+      disposed: false,
+    };
+    worker.probes.set(current.id, runner);
+    const startedMs = current.startedAt === undefined ? Number.NaN : Date.parse(current.startedAt);
+    const kinds: [ProbeKind, Container['livenessProbe']][] = [
+      ['liveness', container.livenessProbe],
+      ['readiness', container.readinessProbe],
+    ];
+    for (const [kind, probe] of kinds) {
+      if (probe === undefined) continue;
+      const settings = probeSettings(probe);
+      runner.counters.set(kind, initialProbeCounter(kind));
+      const sinceStart = Number.isFinite(startedMs) ? Math.max(0, this.clock.now() - startedMs) : 0;
+      const firstDelay = Math.max(0, settings.initialDelayMs - sinceStart);
+      const tick = async (): Promise<void> => {
+        if (runner.disposed) return;
+        const sandbox = worker.sandbox;
+        const outcome = await runProbe(
+          probe,
+          {
+            runtime: this.runtime,
+            containerId: current.id,
+            podIp: sandbox?.ip ?? '127.0.0.1',
+            container,
+          },
+          settings.timeoutMs,
+        );
+        if (runner.disposed) return;
+        const before = runner.counters.get(kind)!;
+        const after = recordProbeResult(before, outcome.ok, settings, outcome.message);
+        runner.counters.set(kind, after);
+        if (kind === 'liveness' && !after.passing) {
+          // Liveness failed: kill it; the exit is then handled by the restart policy.
+          this.disposeProbes(runner);
+          const grace =
+            probe.terminationGracePeriodSeconds ??
+            pod.spec.terminationGracePeriodSeconds ??
+            DEFAULT_GRACE_SECONDS;
+          try {
+            await this.runtime.stop(current.id, grace);
+          } finally {
+            this.kick(worker);
+          }
+          return;
+        }
+        if (before.passing !== after.passing && worker.pod !== undefined) this.publish(worker);
+        this.scheduleProbe(runner, tick, settings.periodMs);
+      };
+      this.scheduleProbe(runner, tick, firstDelay);
+    }
+  }
+
+  private scheduleProbe(runner: ProbeRunner, tick: () => Promise<void>, delayMs: number): void {
+    if (runner.disposed || this.stopped) return;
+    runner.cancels.push(
+      this.clock.setTimer(() => {
+        tick().catch(() => {
+          // A probe that throws counts as nothing; the next period tries again.
+        });
+      }, delayMs),
+    );
+  }
+
+  private disposeProbes(runner: ProbeRunner): void {
+    runner.disposed = true;
+    for (const cancel of runner.cancels.splice(0)) cancel();
+  }
+
+  private disposeProbesOf(worker: PodWorker, containerId: string): void {
+    const runner = worker.probes.get(containerId);
+    if (runner === undefined) return;
+    this.disposeProbes(runner);
+    worker.probes.delete(containerId);
+  }
+
+  // ---- status ----
+
+  private computeStatus(
+    worker: PodWorker,
+    pod: Pod,
+    seen: readonly ObservedContainer[] = worker.observed,
+  ): PodStatusReport {
+    const observed = seen.filter((c) => c.podUid === pod.metadata.uid);
+    const sandbox = observed.filter((c) => c.role === 'sandbox').sort(newestFirst)[0];
+    const views: ContainerView[] = pod.spec.containers.map((container) => {
+      const memory = worker.containers.get(container.name);
+      const current = observed
+        .filter((c) => c.role === 'container' && c.containerName === container.name)
+        .sort(newestFirst)[0];
+      const runner = current === undefined ? undefined : worker.probes.get(current.id);
+      const readiness = runner?.counters.get('readiness');
+      let waiting = memory?.waiting;
+      if (waiting === undefined && current === undefined && worker.podFailure !== undefined) {
+        waiting = { reason: 'ContainerCreating', message: worker.podFailure.message };
+      }
+      // Held back after an exit (CrashLoopBackOff): the exit just seen is the last state.
+      let lastTerminated: ContainerStateTerminated | undefined;
+      if (waiting !== undefined && current !== undefined && hasExited(current)) {
+        lastTerminated = terminatedState(current);
+      } else if (memory?.lastTerminatedId !== current?.id) {
+        lastTerminated = memory?.lastTerminated;
+      }
+      return {
+        name: container.name,
+        image: container.image,
+        current,
+        waiting,
+        ready: container.readinessProbe === undefined ? true : (readiness?.passing ?? false),
+        restartCount:
+          current !== undefined ? observedRestartCount(current) : (memory?.restartCount ?? 0),
+        lastTerminated,
+      };
+    });
+    const sandboxIp = worker.sandbox?.id === sandbox?.id ? worker.sandbox?.ip : undefined;
+    return computePodStatus({
+      restartPolicy: pod.spec.restartPolicy ?? 'Always',
+      containers: views,
+      podIP: sandbox !== undefined && !hasExited(sandbox) ? sandboxIp : undefined,
+      hostIP: this.hostIp,
+      startTime: worker.startTime ?? sandbox?.startedAt,
+      ...(worker.podFailure !== undefined
+        ? { reason: worker.podFailure.reason, message: worker.podFailure.message }
+        : {}),
+    });
+  }
+
+  private publish(worker: PodWorker): void {
+    const pod = worker.pod;
+    if (pod === undefined) return;
+    const status = this.computeStatus(worker, pod);
+    const json = JSON.stringify(status);
+    worker.status = status;
+    if (json === worker.statusJson) return;
+    worker.statusJson = json;
+    this.notifySoon();
+  }
+
+  private notifySoon(): void {
+    if (this.cancelNotify !== undefined || this.stopped) return;
+    this.cancelNotify = this.clock.setTimer(() => {
+      this.cancelNotify = undefined;
+      for (const listener of [...this.listeners]) {
+        try {
+          listener();
+        } catch {
+          // One listener's failure is its own business.
+        }
+      }
+    }, this.changeDebounceMs);
+  }
+}
