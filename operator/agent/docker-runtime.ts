@@ -174,25 +174,15 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
     async createSandbox(pod, node) {
       await ensurePauseImage();
-      const { exposedPorts, portBindings } = hostPorts(pod);
-      const create: Dockerode.ContainerCreateOptions = {
-        name: containerName(pod, node, 'sandbox'),
-        Image: PAUSE_IMAGE,
-        Hostname: hostnameOf(pod),
-        Labels: podLabels(pod, node, 'sandbox'),
-        ExposedPorts: exposedPorts,
-        HostConfig: {
-          NetworkMode: 'bridge',
-          PortBindings: portBindings,
-          IpcMode: 'shareable',
-          RestartPolicy: { Name: 'no' },
-        },
-      };
+      const create = sandboxConfig(pod, node);
+      const hostNetwork = pod.spec.hostNetwork === true;
       let id: string | undefined;
       try {
         const container = await docker.createContainer(create);
         id = container.id;
         await container.start();
+        // A host-network pod's IP is the host's, as in Kubernetes.
+        if (hostNetwork) return { id, ip: await resolveHostIP() };
         const info = await container.inspect();
         const ip = info.NetworkSettings.Networks.bridge?.IPAddress ?? '';
         if (ip === '') throw new Error('the sandbox has no IP on the default bridge');
@@ -209,7 +199,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
     },
 
     async createContainer(request) {
-      const create = await containerConfig(request, await resolveHostIP());
+      const create = await containerConfig(request, await resolveHostIP(), async (image) => {
+        try {
+          return (await docker.getImage(image).inspect()).Config.User ?? '';
+        } catch (error) {
+          throw engineError(`inspecting image ${image}`, error);
+        }
+      });
       try {
         const container = await docker.createContainer(create);
         return container.id;
@@ -379,9 +375,59 @@ function containerName(pod: Pod, node: string, container: string): string {
   return `berth_${safe.join('_')}_${randomBytes(4).toString('hex')}`;
 }
 
-/** A Linux hostname is at most 64 bytes; Kubernetes cuts pod names at 63. */
+/** spec.hostname, else the pod name; Kubernetes cuts it at 63 bytes (Linux allows 64). */
 function hostnameOf(pod: Pod): string {
-  return (pod.metadata.name ?? 'pod').slice(0, 63).replace(/[-.]+$/, '');
+  const name = pod.spec.hostname || pod.metadata.name || 'pod';
+  return name.slice(0, 63).replace(/[-.]+$/, '');
+}
+
+/**
+ * The sandbox holds what the pod's containers share: network (bridge, or the host's),
+ * hostname, /etc/hosts and DNS, IPC, namespaced sysctls and the host ports.
+ */
+function sandboxConfig(pod: Pod, node: string): Dockerode.ContainerCreateOptions {
+  const spec = pod.spec;
+  const hostNetwork = spec.hostNetwork === true;
+  const { exposedPorts, portBindings } = hostPorts(pod);
+  const hostConfig: Dockerode.HostConfig = {
+    NetworkMode: hostNetwork ? 'host' : 'bridge',
+    IpcMode: spec.hostIPC === true ? 'host' : 'shareable',
+    RestartPolicy: { Name: 'no' },
+  };
+  if (!hostNetwork) hostConfig.PortBindings = portBindings;
+  const extraHosts = (spec.hostAliases ?? []).flatMap((alias) =>
+    (alias.hostnames ?? []).map((hostname) => `${hostname}:${alias.ip}`),
+  );
+  if (extraHosts.length > 0) hostConfig.ExtraHosts = extraHosts;
+  const dns = spec.dnsConfig;
+  if (dns?.nameservers !== undefined && dns.nameservers.length > 0)
+    hostConfig.Dns = dns.nameservers;
+  if (dns?.searches !== undefined && dns.searches.length > 0) hostConfig.DnsSearch = dns.searches;
+  const dnsOptions = (dns?.options ?? [])
+    .filter((option) => option.name !== undefined && option.name !== '')
+    .map((option) =>
+      option.value === undefined ? `${option.name}` : `${option.name}:${option.value}`,
+    );
+  if (dnsOptions.length > 0) hostConfig.DnsOptions = dnsOptions;
+  const sysctls = spec.securityContext?.sysctls ?? [];
+  if (sysctls.length > 0) {
+    hostConfig.Sysctls = Object.fromEntries(sysctls.map((sysctl) => [sysctl.name, sysctl.value]));
+  }
+  const create: Dockerode.ContainerCreateOptions = {
+    name: containerName(pod, node, 'sandbox'),
+    Image: PAUSE_IMAGE,
+    Labels: podLabels(pod, node, 'sandbox'),
+    HostConfig: hostConfig,
+  };
+  // Docker refuses a hostname of its own next to the host's network.
+  if (!hostNetwork) {
+    create.Hostname = hostnameOf(pod);
+    create.ExposedPorts = exposedPorts;
+    if (spec.subdomain !== undefined && spec.subdomain !== '') {
+      create.Domainname = `${spec.subdomain}.${pod.metadata.namespace ?? 'default'}.svc`;
+    }
+  }
+  return create;
 }
 
 function hostPorts(pod: Pod): {
@@ -406,6 +452,7 @@ function hostPorts(pod: Pod): {
 async function containerConfig(
   request: CreateContainerRequest,
   hostIP: string,
+  imageUser: (image: string) => Promise<string>,
 ): Promise<Dockerode.ContainerCreateOptions> {
   const { pod, node, sandbox } = request;
   const spec = request.pod.spec.containers[request.containerIndex];
@@ -420,6 +467,7 @@ async function containerConfig(
   );
   if (!env.ok) throw configError(pod, env.message);
   const { entrypoint, cmd } = resolveCommandLine(spec, env.env);
+  await checkRunAsNonRoot(pod, spec, () => imageUser(spec.image));
   const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
   const config: Dockerode.ContainerCreateOptions = {
     name: containerName(pod, node, spec.name),
@@ -442,12 +490,69 @@ async function containerConfig(
       RestartPolicy: { Name: 'no' },
       Mounts: await mounts(pod, spec, request),
       ...resourceLimits(pod, spec),
+      ...securitySettings(spec, pod),
     },
   };
+  if (pod.spec.hostPID === true) config.HostConfig = { ...config.HostConfig, PidMode: 'host' };
+  else if (pod.spec.shareProcessNamespace === true) {
+    config.HostConfig = { ...config.HostConfig, PidMode: `container:${sandbox.id}` };
+  }
+  const user = userOf(pod, spec);
+  if (user !== undefined) config.User = user;
   if (entrypoint !== undefined) config.Entrypoint = entrypoint;
   if (cmd !== undefined) config.Cmd = cmd;
   if (spec.workingDir !== undefined && spec.workingDir !== '') config.WorkingDir = spec.workingDir;
   return config;
+}
+
+/**
+ * runAsNonRoot as the kubelet checks it: the uid that will run (runAsUser, else the image's
+ * USER) must be numeric and not 0; a user name cannot be verified and is refused.
+ */
+async function checkRunAsNonRoot(
+  pod: Pod,
+  spec: Container,
+  imageUser: () => Promise<string>,
+): Promise<void> {
+  const runAsNonRoot = spec.securityContext?.runAsNonRoot ?? pod.spec.securityContext?.runAsNonRoot;
+  if (runAsNonRoot !== true) return;
+  const explicit = spec.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
+  const user = explicit === undefined ? (await imageUser()).split(':')[0] || '0' : String(explicit);
+  if (!/^\d+$/.test(user)) {
+    throw configError(
+      pod,
+      `container ${spec.name} has runAsNonRoot and a non-numeric user ${user} that cannot be verified`,
+    );
+  }
+  if (Number(user) === 0) {
+    throw configError(pod, `container ${spec.name} has runAsNonRoot and would run as root`);
+  }
+}
+
+/** runAsUser[:runAsGroup], the container's over the pod's. */
+function userOf(pod: Pod, spec: Container): string | undefined {
+  const user = spec.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
+  const group = spec.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
+  if (user === undefined) return undefined;
+  return group === undefined ? String(user) : `${user}:${group}`;
+}
+
+function securitySettings(spec: Container, pod: Pod): Dockerode.HostConfig {
+  const context = spec.securityContext;
+  const settings: Dockerode.HostConfig = {};
+  if (context?.privileged === true) settings.Privileged = true;
+  if (context?.readOnlyRootFilesystem === true) settings.ReadonlyRootfs = true;
+  if (context?.allowPrivilegeEscalation === false) settings.SecurityOpt = ['no-new-privileges'];
+  const add = context?.capabilities?.add ?? [];
+  const drop = context?.capabilities?.drop ?? [];
+  if (add.length > 0) settings.CapAdd = add;
+  if (drop.length > 0) settings.CapDrop = drop;
+  const groups = [
+    ...(pod.spec.securityContext?.supplementalGroups ?? []),
+    ...(pod.spec.securityContext?.fsGroup === undefined ? [] : [pod.spec.securityContext.fsGroup]),
+  ];
+  if (groups.length > 0) settings.GroupAdd = groups.map(String);
+  return settings;
 }
 
 function configError(pod: Pod, message: string): BerthError {

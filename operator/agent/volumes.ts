@@ -243,6 +243,8 @@ async function cloneGitRepo(
     return failure(volumeName, `gitRepo target ${directory || '(default)'} is not empty`);
   }
 
+  const timeoutMs = options.gitTimeoutMs ?? 120_000;
+  const abort = new AbortController();
   const sameOriginHttp: HttpClient = {
     request: (request: GitHttpRequest) => {
       if (new URL(request.url).origin !== origin) {
@@ -250,16 +252,17 @@ async function cloneGitRepo(
           new Error(`refusing request to ${request.url}: not the repository's origin`),
         );
       }
-      return http.request(request);
+      // Redirects are not followed: they could lead anywhere.
+      const fetchOptions = { ...request.fetchOptions, followRedirects: false };
+      return http.request({ ...request, signal: abort.signal, fetchOptions });
     },
   };
-  const timeoutMs = options.gitTimeoutMs ?? 120_000;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`clone did not finish within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`clone did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
   });
   try {
     await Promise.race([

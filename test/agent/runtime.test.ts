@@ -342,6 +342,71 @@ describe('pods on Docker', () => {
   });
 });
 
+describe('pod and container settings', () => {
+  it('sandbox: spec.hostname, hostAliases and DNS options; container: user and read-only root', async () => {
+    const pod = makePod(
+      uniqueTestName('settings'),
+      [{ securityContext: { runAsUser: 1234, runAsGroup: 99, readOnlyRootFilesystem: true } }],
+      {
+        hostname: 'custom-host',
+        hostAliases: [{ ip: '10.1.2.3', hostnames: ['alias-one', 'alias-two'] }],
+        dnsConfig: { searches: ['example.test'], options: [{ name: 'ndots', value: '2' }] },
+      },
+    );
+    try {
+      const { ids } = await runPod(pod);
+      const id = ids[0] as string;
+      expect((await sh(id, 'hostname')).output.trim()).toBe('custom-host');
+      expect((await sh(id, 'grep 10.1.2.3 /etc/hosts')).output).toMatch(/alias-one/);
+      expect((await sh(id, 'grep 10.1.2.3 /etc/hosts')).output).toMatch(/alias-two/);
+      const resolv = (await sh(id, 'cat /etc/resolv.conf')).output;
+      expect(resolv).toMatch(/search example\.test/);
+      expect(resolv).toMatch(/ndots:2/);
+      expect((await sh(id, 'id -u; id -g')).output).toBe('1234\n99\n');
+      const write = await sh(id, 'echo x > /probe-file');
+      expect(write.exitCode).not.toBe(0);
+      expect(write.output).toMatch(/read-only/i);
+    } finally {
+      await removePod(node, pod.metadata.name ?? '');
+    }
+  });
+
+  it('runAsNonRoot refuses root (the image USER counts) and accepts an explicit uid', async () => {
+    const pod = makePod(uniqueTestName('nonroot'), [
+      { securityContext: { runAsNonRoot: true } },
+      { securityContext: { runAsNonRoot: true, runAsUser: 1000 } },
+    ]);
+    try {
+      const sandbox = await runtime.createSandbox(pod, node);
+      const failure = await createIn(pod, sandbox, 0).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect((failure as BerthError).code).toBe('RUNTIME_CONTAINER_CONFIG');
+      expect((failure as BerthError).message).toMatch(/would run as root/);
+      const id = await createIn(pod, sandbox, 1);
+      await runtime.start(id);
+      expect((await sh(id, 'id -u')).output).toBe('1000\n');
+    } finally {
+      await removePod(node, pod.metadata.name ?? '');
+    }
+  });
+
+  it('hostNetwork: the pod gets the host IP and no port bindings of its own', async () => {
+    const pod = makePod(uniqueTestName('hostnet'), [{}], { hostNetwork: true });
+    try {
+      const { sandbox, ids } = await runPod(pod);
+      const inspected = await docker().getContainer(sandbox.id).inspect();
+      expect(inspected.HostConfig.NetworkMode).toBe('host');
+      expect(sandbox.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      const links = (await sh(ids[0] as string, 'ip -4 addr')).output;
+      expect(links).toContain(sandbox.ip);
+    } finally {
+      await removePod(node, pod.metadata.name ?? '');
+    }
+  });
+});
+
 describe('images', () => {
   it('knows which images are present', async () => {
     expect(await runtime.hasImage(TEST_IMAGE)).toBe(true);

@@ -276,6 +276,50 @@ describe('gitRepo', () => {
   });
 });
 
+describe('gitRepo network bounds', () => {
+  it('follows no redirect and gives up at its deadline', async () => {
+    const { createServer } = await import('node:http');
+    const held: import('node:http').ServerResponse[] = [];
+    const server = createServer((request, response) => {
+      if (request.url?.startsWith('/moved')) {
+        response.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere.git/info/refs' });
+        response.end();
+        return;
+      }
+      held.push(response); // never answers: the clone must time out
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    const origin = `http://127.0.0.1:${address.port}`;
+    try {
+      const moved = await prepareVolumes(
+        makePod([{ name: 'g', gitRepo: { repository: `${origin}/moved.git` } }]),
+        dataDir.path,
+        runtime,
+        { node },
+      );
+      expect(moved).toMatchObject({ ok: false, reason: 'VolumeError', volume: 'g' });
+      expect(!moved.ok && moved.message).toMatch(/302/);
+
+      const started = Date.now();
+      const hung = await prepareVolumes(
+        makePod([{ name: 'g', gitRepo: { repository: `${origin}/hang.git` } }]),
+        dataDir.path,
+        runtime,
+        { node, gitTimeoutMs: 300 },
+      );
+      expect(hung).toMatchObject({ ok: false, reason: 'VolumeError' });
+      expect(!hung.ok && hung.message).toMatch(/within 300 ms/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const response of held) response.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('unsupported kinds', () => {
   it('refuses secret and other kinds with a clear message', async () => {
     const secret = await prepareVolumes(
