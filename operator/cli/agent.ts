@@ -73,20 +73,12 @@ export interface AgentCommandDeps {
   readonly stopSignal?: AbortSignal;
 }
 
-/**
- * The real agent, loaded when used so `berth validate` never loads dockerode.
- * The specifiers are variables while node-agent.ts and docker-runtime.ts land (issue 3); the
- * shape is checked by ShellAgent where it is used.
- */
+/** The real agent on the local Docker Engine, loaded when used so other commands never load dockerode. */
 async function createRealAgent(options: { node: string; dataDir: string }): Promise<ShellAgent> {
-  const nodeAgentModule: string = '../agent/node-agent.js';
-  const runtimeModule: string = '../agent/docker-runtime.js';
-  const { createNodeAgent } = (await import(nodeAgentModule)) as {
-    createNodeAgent: (options: { runtime: unknown; node: string; dataDir: string }) => ShellAgent;
-  };
-  const { createDockerRuntime } = (await import(runtimeModule)) as {
-    createDockerRuntime: () => unknown;
-  };
+  const [{ createNodeAgent }, { createDockerRuntime }] = await Promise.all([
+    import('../agent/node-agent.js'),
+    import('../agent/docker-runtime.js'),
+  ]);
   return createNodeAgent({ runtime: createDockerRuntime(), ...options });
 }
 
