@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ApiFailure, bearerMatches, pathSegments, sendFailure, sendJson } from '../api/http.js';
 import { type PodListResponse, PROTOCOL_VERSION } from '../api/protocol.js';
-import { BerthError } from '../model/errors.js';
+import { BerthError, isBerthError } from '../model/errors.js';
 import type { AgentPodReport } from './attach.js';
 
 /** What the HTTP port needs of the node agent (node-agent.ts's NodeAgent has this shape). */
@@ -50,6 +50,18 @@ function parseTail(value: string | null): number | undefined {
   return Number(value);
 }
 
+/** The node agent's refusals as HTTP answers: a missing pod or container is 404, no choice made 400. */
+function logFailure(error: unknown, container: string | undefined): ApiFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  if (isBerthError(error)) {
+    if (error.code === 'AGENT_POD_NOT_FOUND') return new ApiFailure('not-found', message);
+    if (error.code === 'AGENT_CONTAINER_NOT_FOUND') {
+      return new ApiFailure(container === undefined ? 'bad-request' : 'not-found', message);
+    }
+  }
+  return new ApiFailure('internal', message);
+}
+
 async function streamLogs(
   agent: AgentStatusSource,
   namespace: string,
@@ -70,8 +82,7 @@ async function streamLogs(
       ...(tail === undefined ? {} : { tail }),
     });
   } catch (error) {
-    // The pod exists (checked above), so what is left is a container that does not, or has no log yet.
-    throw new ApiFailure('not-found', error instanceof Error ? error.message : String(error));
+    throw logFailure(error, container === '' ? undefined : container);
   }
   response.writeHead(200, {
     'content-type': 'text/plain; charset=utf-8',

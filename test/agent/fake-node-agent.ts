@@ -4,6 +4,7 @@
  * Running, and serves logs from text set per container.
  */
 import { PassThrough } from 'node:stream';
+import { BerthError } from '../../operator/model/errors.js';
 import type { Pod, PodStatus } from '../../operator/model/generated/types.js';
 
 export interface FakePodReport {
@@ -68,10 +69,19 @@ export class FakeNodeAgent {
     const found = this.desired.find(
       (p) => p.metadata?.namespace === namespace && p.metadata?.name === pod,
     );
-    if (found === undefined) throw new Error(`pod ${namespace}/${pod} not found`);
-    const name = container ?? found.spec?.containers[0]?.name ?? '';
+    if (found === undefined) {
+      throw new BerthError('AGENT_POD_NOT_FOUND', `pod ${namespace}/${pod} not found`);
+    }
+    const names = found.spec?.containers.map((c) => c.name) ?? [];
+    if (container === undefined && names.length !== 1) {
+      throw new BerthError('AGENT_CONTAINER_NOT_FOUND', `a container name must be specified`);
+    }
+    const name = container ?? names[0] ?? '';
     const text = this.logText.get(`${namespace}/${pod}/${name}`);
-    if (text === undefined) throw new Error(`container ${name} not found in ${pod}`);
+    if (text === undefined) {
+      throw new BerthError('AGENT_CONTAINER_NOT_FOUND', `container ${name} not found in ${pod}`);
+    }
+    if (text === 'engine failure') throw new Error('engine failed');
     let lines = text.split('\n').filter((l) => l !== '');
     if (options.tail !== undefined) lines = lines.slice(-options.tail);
     const stream = new PassThrough();

@@ -88,6 +88,23 @@ describe('agent HTTP server', () => {
       headers: auth,
     });
     expect(other.status).toBe(404);
+    expect(await other.json()).toMatchObject({ error: { code: 'not-found' } });
+  });
+
+  it('asks for a container name when a pod has several, and reports engine failures as 500', async () => {
+    const agent = new FakeNodeAgent();
+    const pod = testPod('two');
+    pod.spec!.containers.push({ name: 'side', image: 'busybox' });
+    agent.setDesiredPods([pod], 'v1');
+    agent.logText.set('default/two/side', 'engine failure');
+    const server = await serve(agent);
+    const unnamed = await fetch(`${server.url}/v1/pods/default/two/log`, { headers: auth });
+    expect(unnamed.status).toBe(400);
+    expect(await unnamed.text()).toContain('container name must be specified');
+    const failed = await fetch(`${server.url}/v1/pods/default/two/log?container=side`, {
+      headers: auth,
+    });
+    expect(failed.status).toBe(500);
   });
 
   it('streams followed logs as they come, and releases the stream when the client hangs up', async () => {
