@@ -62,7 +62,7 @@ spec:
     - name: main
       image: ${TEST_IMAGE}
       imagePullPolicy: Never
-      command: ["sleep", "3600"]
+      command: ["sh", "-c", "echo hello from ${name}; exec sleep 3600"]
 `;
 }
 
@@ -128,6 +128,31 @@ describe('berth agent on Docker', () => {
       'the pod reported Running on the agent port',
       30_000,
     );
+
+    // Logs through the agent's port: whole, and followed (the stream stays open).
+    await waitFor(
+      async () => {
+        const log = await fetch(`${url}/v1/pods/default/sleeper/log`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return log.status === 200 && (await log.text()).includes('hello from sleeper');
+      },
+      "the pod's log line",
+      10_000,
+    );
+    const abort = new AbortController();
+    const followed = await fetch(`${url}/v1/pods/default/sleeper/log?follow=1`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: abort.signal,
+    });
+    const reader = followed.body!.getReader();
+    let seen = '';
+    while (!seen.includes('hello from sleeper')) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`followed log ended early: "${seen}"`);
+      seen += new TextDecoder().decode(chunk.value);
+    }
+    abort.abort();
 
     // The node follows the directory: a new file runs, a deleted file's pod goes.
     await fsp.writeFile(path.join(dir, 'manifests', 'second.yaml'), sleeperYaml('second'));
