@@ -53,8 +53,21 @@ export interface Attachment {
   assignmentVersion(): string | undefined;
 }
 
+/**
+ * Failures of the protocol a person must fix. Everything else (operator down, engine slow to
+ * answer the capacity question, a 5xx) is retried with backoff.
+ */
 function isFatal(error: unknown): boolean {
-  return isBerthError(error) && !error.retry && error.code !== 'API_NODE_UNKNOWN';
+  if (!isBerthError(error)) return false;
+  switch (error.code) {
+    case 'API_UNAUTHORIZED':
+    case 'API_PROTOCOL_VERSION':
+      return true;
+    case 'API_BAD_RESPONSE':
+      return !error.retry;
+    default:
+      return false;
+  }
 }
 
 export function attachToOperator(options: AttachOptions): Attachment {

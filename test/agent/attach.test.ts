@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Attachment, attachToOperator } from '../../operator/agent/attach.js';
 import { createNodeClient } from '../../operator/api/node-client.js';
 import { createNodeEndpoint, type NodeEndpoint } from '../../operator/api/node-endpoint.js';
+import { BerthError } from '../../operator/model/errors.js';
 import { FakeNodeAgent, testPod, waitFor } from './fake-node-agent.js';
 
 const TOKEN = 'attach-test-token';
@@ -135,5 +136,22 @@ describe('attached mode against the real endpoint over HTTP', () => {
     await other.watchAssignments('', 1);
     expect(agent.calls.length).toBe(calls);
     expect(agent.stopped).toBe(false);
+  });
+
+  it('retries when the engine cannot tell its capacity yet, instead of giving up', async () => {
+    const { endpoint, url } = await operator();
+    const agent = new FakeNodeAgent();
+    let failures = 2;
+    agent.capacity = async () => {
+      if (failures > 0) {
+        failures -= 1;
+        throw new BerthError('RUNTIME_ENGINE_FAILED', 'engine not answering');
+      }
+      return { cpu: 1, memoryBytes: 1024 };
+    };
+    attach(url, agent);
+    const node = await waitFor(() => endpoint.node('node-a'), 'registration after retries');
+    expect(node.capacity).toEqual({ cpu: 1, memoryBytes: 1024 });
+    expect(failures).toBe(0);
   });
 });
