@@ -121,6 +121,22 @@ export function defaultDataDir(env: NodeJS.ProcessEnv, node: string): string {
   return path.join(base, 'berth', 'nodes', node);
 }
 
+/**
+ * The agent port's address as the operator should reach it: bound to every interface
+ * (0.0.0.0, ::), that is the host's first non-loopback IPv4 address, else the bound address.
+ */
+export function advertisedAddress(
+  http: Pick<AgentHttpServer, 'url' | 'address'>,
+  interfaces = os.networkInterfaces(),
+): string {
+  if (http.address.address !== '0.0.0.0' && http.address.address !== '::') return http.url;
+  for (const entries of Object.values(interfaces)) {
+    const external = entries?.find((entry) => entry.family === 'IPv4' && !entry.internal);
+    if (external !== undefined) return `http://${external.address}:${http.address.port}`;
+  }
+  return http.url;
+}
+
 function processStopSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
@@ -284,7 +300,7 @@ export async function runAgent(
         agent,
         client: createNodeClient({ server: server!.toString(), token, name }),
         labels,
-        ...(http === undefined ? {} : { address: http.url }),
+        ...(http === undefined ? {} : { address: advertisedAddress(http) }),
         log: (line) => writeLine(io.stderr, `berth agent: ${line}`),
       });
       cleanups.push(() => attachment.stop());

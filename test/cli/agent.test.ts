@@ -7,6 +7,7 @@ import { createNodeEndpoint } from '../../operator/api/node-endpoint.js';
 import {
   AGENT_HELP,
   type AgentCommandDeps,
+  advertisedAddress,
   defaultDataDir,
   defaultNodeName,
   parseNodeLabels,
@@ -261,5 +262,22 @@ describe('berth agent usage', () => {
     expect(defaultNodeName('---')).toBe('node');
     expect(defaultDataDir({ XDG_DATA_HOME: '/x' }, 'n1')).toBe('/x/berth/nodes/n1');
     expect(defaultDataDir({}, 'n1')).toBe(path.join(os.homedir(), '.local/share/berth/nodes/n1'));
+  });
+
+  it('advertises a reachable address when bound to every interface', () => {
+    const bound = (address: string, family: string) => ({
+      url: `http://${address}:10251`,
+      address: { address, family, port: 10251 },
+    });
+    const interfaces = {
+      lo: [{ family: 'IPv4', internal: true, address: '127.0.0.1' }],
+      eth0: [{ family: 'IPv4', internal: false, address: '192.0.2.7' }],
+    } as unknown as ReturnType<typeof os.networkInterfaces>;
+    expect(advertisedAddress(bound('0.0.0.0', 'IPv4'), interfaces)).toBe('http://192.0.2.7:10251');
+    expect(advertisedAddress(bound('::', 'IPv6'), interfaces)).toBe('http://192.0.2.7:10251');
+    expect(advertisedAddress(bound('127.0.0.1', 'IPv4'), interfaces)).toBe(
+      'http://127.0.0.1:10251',
+    );
+    expect(advertisedAddress(bound('0.0.0.0', 'IPv4'), {})).toBe('http://0.0.0.0:10251');
   });
 });
