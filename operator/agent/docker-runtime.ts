@@ -814,7 +814,6 @@ function subscribeEvents(
   let since = nanoTimestamp(BigInt(Date.now()) * 1_000_000n);
 
   const scheduleReconnect = () => {
-    current = undefined;
     if (stopped || retryTimer !== undefined) return;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
@@ -867,8 +866,16 @@ function subscribeEvents(
           readable.on('error', () => {
             // 'close' follows and reconnects.
           });
-          readable.on('close', scheduleReconnect);
-          readable.on('end', scheduleReconnect);
+          // 'end' and 'close' both come: only the first one of this stream reconnects.
+          let over = false;
+          const onOver = () => {
+            if (over) return;
+            over = true;
+            if (current === readable) current = undefined;
+            scheduleReconnect();
+          };
+          readable.on('close', onOver);
+          readable.on('end', onOver);
         },
         () => scheduleReconnect(),
       );

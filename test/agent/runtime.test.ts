@@ -421,6 +421,27 @@ describe('images', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it('a pull from a registry that never answers ends at the deadline', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket); // accepted, never answered
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    try {
+      const impatient = createDockerRuntime({ pullTimeoutMs: 500 });
+      const started = Date.now();
+      const result = await impatient.pull(`127.0.0.1:${address.port}/berth/silent:1`);
+      expect(result.ok).toBe(false);
+      expect(result.message).toMatch(/within 500 ms|timeout|deadline/i);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   it('makes the pause image locally, also when asked twice at once', async () => {
     const other = createDockerRuntime();
     await Promise.all([runtime.ensurePauseImage(), other.ensurePauseImage()]);
