@@ -617,14 +617,15 @@ class Agent implements NodeAgent {
     );
     const sandboxRunning =
       sandbox !== undefined && !hasExited(sandbox) && sandbox.state !== 'created';
-    if (needsRun && !sandboxRunning) {
-      // A new network namespace: whatever still runs in the old one goes too, to be made again.
-      const live = containers.filter((c) => !hasExited(c));
-      if (live.length > 0 || sandbox !== undefined) {
-        await this.stopAndRemove(
-          [...live, ...(sandbox !== undefined ? [sandbox] : [])],
-          worker.graceSeconds,
-        );
+    const live = containers.filter((c) => !hasExited(c) && c.state !== 'created');
+    if (!sandboxRunning && (needsRun || live.length > 0)) {
+      // The network namespace is gone (a dead sandbox, a dockerd restart): what still runs in
+      // it is stopped, and its exit handled by the restart policy in a new sandbox, as the
+      // kubelet does. Containers made but never started joined the old one: they go.
+      const unstarted = containers.filter((c) => c.state === 'created' && !hasExited(c));
+      if (live.length > 0 || unstarted.length > 0 || sandbox !== undefined) {
+        await Promise.all(live.map((c) => this.runtime.stop(c.id, worker.graceSeconds)));
+        await this.stopAndRemove([...unstarted, ...(sandbox !== undefined ? [sandbox] : [])], 0);
         worker.sandbox = undefined;
         worker.again = true;
         return;

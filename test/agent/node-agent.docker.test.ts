@@ -157,6 +157,63 @@ describe('node agent on Docker', () => {
     expect(statusOf(agent, 'kill-me')?.podIP).toBe(status?.podIP);
   });
 
+  it('makes the pod again in a new sandbox when every container died (as after a dockerd restart)', async () => {
+    const agent = newAgent();
+    agent.setDesiredPods([makePod('revive', [{}])], 'v1');
+    await agent.start();
+    const first = await until(
+      () => containerOf(agent, 'revive')?.state.running && containerOf(agent, 'revive'),
+      'running',
+    );
+    const sandbox = (await runtime.list(nodeA)).find(
+      (c) => c.podName === 'revive' && c.role === 'sandbox',
+    );
+    expect(sandbox).toBeDefined();
+    // What a dockerd restart leaves behind: every container exited, none restarted by Docker.
+    await Promise.all([
+      docker().getContainer(engineId(first)!).kill(),
+      docker().getContainer(sandbox!.id).kill(),
+    ]);
+    const again = await until(() => {
+      const current = containerOf(agent, 'revive');
+      return (
+        current?.state.running !== undefined && engineId(current) !== engineId(first) && current
+      );
+    }, 'running again');
+    expect(again.restartCount).toBe(1);
+    const sandboxes = (await runtime.list(nodeA)).filter(
+      (c) => c.podName === 'revive' && c.role === 'sandbox',
+    );
+    expect(sandboxes.map((c) => c.state)).toEqual(['running']);
+    expect(sandboxes[0]?.id).not.toBe(sandbox!.id);
+    await until(() => statusOf(agent, 'revive')?.podIP, 'pod IP of the new sandbox');
+  });
+
+  it('makes a new sandbox when only the sandbox died, restarting the containers in it', async () => {
+    const agent = newAgent();
+    agent.setDesiredPods([makePod('lost-net', [{}])], 'v1');
+    await agent.start();
+    const first = await until(
+      () => containerOf(agent, 'lost-net')?.state.running && containerOf(agent, 'lost-net'),
+      'running',
+    );
+    const sandbox = (await runtime.list(nodeA)).find(
+      (c) => c.podName === 'lost-net' && c.role === 'sandbox',
+    );
+    await docker().getContainer(sandbox!.id).kill();
+    const again = await until(() => {
+      const current = containerOf(agent, 'lost-net');
+      return (
+        current?.state.running !== undefined && engineId(current) !== engineId(first) && current
+      );
+    }, 'running again in a new sandbox');
+    expect(again.restartCount).toBe(1);
+    const sandboxes = (await runtime.list(nodeA)).filter(
+      (c) => c.podName === 'lost-net' && c.role === 'sandbox',
+    );
+    expect(sandboxes.map((c) => c.state)).toEqual(['running']);
+  });
+
   it.each([
     ['Never', 1, 'Failed'],
     ['Never', 0, 'Succeeded'],

@@ -160,6 +160,20 @@ describe('node agent with a fake runtime', () => {
     },
   );
 
+  it('stops the containers of a dead sandbox; under Never the pod then fails, with no new sandbox', async () => {
+    const agent = newAgent();
+    agent.setDesiredPods([pod('once', { restartPolicy: 'Never' })], 'v1');
+    await agent.start();
+    const running = await until(() => runningOf('once'), 'running');
+    const sandbox = runtime.sandboxesOf('once')[0]!;
+    runtime.exit(sandbox.id, 137);
+    await until(() => statusOf(agent, 'once')?.phase === 'Failed', 'Failed');
+    expect(runtime.calls).toContain(`stop ${running.id} 5`);
+    expect(containerState(agent, 'once')?.state.terminated?.exitCode).toBe(137);
+    expect(runtime.sandboxesOf('once')).toEqual([]);
+    expect(runtime.calls.filter((c) => c === 'createSandbox once')).toHaveLength(1);
+  });
+
   it('restarts an OnFailure pod that failed', async () => {
     runtime.exitOnStart.set('app', 3);
     const agent = newAgent();
