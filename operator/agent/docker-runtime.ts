@@ -135,7 +135,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
       if (statusCode(error) === 404) return undefined;
       throw engineError(`inspecting container ${id}`, error);
     }
-    return observedFromInspect(info);
+    const observed = observedFromInspect(info);
+    if (observed.role !== 'sandbox' || observed.state !== 'running') return observed;
+    const ip =
+      info.HostConfig.NetworkMode === 'host'
+        ? await resolveHostIP()
+        : info.NetworkSettings.Networks.bridge?.IPAddress;
+    return ip === undefined || ip === '' ? observed : { ...observed, ip };
   }
 
   const runtime: DockerRuntime = {

@@ -46,6 +46,11 @@ export interface ObservedContainer {
   readonly error: string | undefined;
   readonly oomKilled: boolean;
   readonly image: string;
+  /**
+   * The pod IP a running sandbox holds (its bridge address, or the host's for hostNetwork),
+   * so an agent that restarts learns it from the engine; undefined for other containers.
+   */
+  readonly ip?: string | undefined;
 }
 
 /** What the engine says happened to a container (from its event stream). */
@@ -91,7 +96,10 @@ export interface ContainerRuntime {
   exec(containerId: string, command: readonly string[], timeoutMs: number): Promise<ExecResult>;
   /** Subscribes to container events of this node; returns unsubscribe. Reconnects on its own. */
   events(node: string, onEvent: (event: RuntimeEvent) => void): () => void;
-  logs(containerId: string, options: { follow: boolean; tail?: number }): Promise<NodeJS.ReadableStream>;
+  logs(
+    containerId: string,
+    options: { follow: boolean; tail?: number },
+  ): Promise<NodeJS.ReadableStream>;
   /** CPU count and memory bytes of the engine's host. */
   capacity(): Promise<{ cpu: number; memoryBytes: number }>;
 }

@@ -206,6 +206,8 @@ describe('pods on Docker', () => {
         [LABELS.podUid]: pod.metadata.uid,
       });
       const sandboxObserved = await observed(sandbox.id);
+      expect(sandboxObserved?.ip).toBe(sandbox.ip);
+      expect((await observed(replacement))?.ip).toBeUndefined();
       expect(sandboxObserved).toMatchObject({
         role: 'sandbox',
         containerName: '',
