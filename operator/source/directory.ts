@@ -234,7 +234,11 @@ class DirectoryWalk {
       if (entry.isDirectory()) {
         if (!isSkippedFolderName(entry.name)) subfolders.push(place);
       } else if (entry.isFile()) {
-        if (isManifestName(entry.name)) this.found.push(place);
+        // A file an earlier link already listed is not listed again through a linked folder.
+        if (isManifestName(entry.name) && !this.listedFiles.has(place.real)) {
+          this.listedFiles.add(place.real);
+          this.found.push(place);
+        }
       } else if (entry.isSymbolicLink()) {
         this.links.push(place);
       }

@@ -151,14 +151,19 @@ export class UrlFetcher {
   }
 
   private async ensureRepository(gitdir: string, url: URL): Promise<void> {
-    if (fs.existsSync(path.join(gitdir, 'HEAD'))) return;
-    await fsp.mkdir(gitdir, { recursive: true });
-    await git.init({ fs, dir: gitdir, bare: true });
-    // For a person looking into the cache: which URL this folder holds.
-    await fsp.writeFile(
-      path.join(gitdir, 'description'),
-      `berth source cache of ${redactUrl(url)}\n`,
-    );
+    if (!fs.existsSync(path.join(gitdir, 'HEAD'))) {
+      await fsp.mkdir(gitdir, { recursive: true });
+      await git.init({ fs, dir: gitdir, bare: true });
+      // For a person looking into the cache: which URL this folder holds.
+      await fsp.writeFile(
+        path.join(gitdir, 'description'),
+        `berth source cache of ${redactUrl(url)}\n`,
+      );
+    }
+    // isomorphic-git records fetched refs through the remote's refspec.
+    const known = await git.getConfig({ fs, gitdir, path: 'remote.origin.url' });
+    if (known !== url.href)
+      await git.addRemote({ fs, gitdir, remote: 'origin', url: url.href, force: true });
   }
 
   /** Shallow fetch of one branch or tag; returns the fetched object id (null: empty remote). */
@@ -207,7 +212,11 @@ export class UrlFetcher {
     );
   }
 
-  /** Runs a network operation; failures become SOURCE_UNREACHABLE naming the URL and the reason. */
+  /**
+   * Runs a network operation. Failures of the transport or of the server become
+   * SOURCE_UNREACHABLE naming the URL and the reason; failures writing the cache are
+   * SOURCE_READ_FAILED. Ref-not-found and capability errors go back to the caller.
+   */
   private async network<T>(url: URL, operation: () => Promise<T>): Promise<T> {
     this.stats.fetches += 1;
     try {
@@ -215,7 +224,21 @@ export class UrlFetcher {
     } catch (error) {
       if (isGitError(error, 'NotFoundError') || isGitError(error, 'RemoteCapabilityError'))
         throw error;
-      throw unreachable(url, error);
+      if (
+        error instanceof TransportError ||
+        isGitError(error, 'HttpError') ||
+        isGitError(error, 'SmartHttpError')
+      ) {
+        throw unreachable(url, error);
+      }
+      throw new BerthError(
+        'SOURCE_READ_FAILED',
+        `cannot update the cached copy of ${redactUrl(url)}: ${errorMessage(error)}`,
+        {
+          cause: error,
+          hint: 'the cache folder may be damaged; deleting it makes berth fetch afresh',
+        },
+      );
     }
   }
 
@@ -292,6 +315,9 @@ function trackingRef(remoteRef: string): string {
   return `refs/berth/fetched/${remoteRef}`;
 }
 
+/** A failure of the HTTP transport itself (refused, reset, timed out), as opposed to of git. */
+class TransportError extends Error {}
+
 function unreachable(url: URL, error: unknown): BerthError {
   let reason = errorMessage(error);
   let retry = true;
@@ -336,7 +362,7 @@ export function withIdleTimeout(client: HttpClient, idleMs: number): HttpClient 
         response = await client.request({ ...request, signal: controller.signal });
       } catch (error) {
         clearTimeout(timer);
-        throw controller.signal.aborted ? controller.signal.reason : error;
+        throw transportError(controller.signal.aborted ? controller.signal.reason : error);
       }
       const body = response.body;
       if (body === undefined) {
@@ -351,7 +377,7 @@ export function withIdleTimeout(client: HttpClient, idleMs: number): HttpClient 
             yield chunk;
           }
         } catch (error) {
-          throw controller.signal.aborted ? controller.signal.reason : error;
+          throw transportError(controller.signal.aborted ? controller.signal.reason : error);
         } finally {
           clearTimeout(timer);
         }
@@ -359,4 +385,16 @@ export function withIdleTimeout(client: HttpClient, idleMs: number): HttpClient 
       return { ...response, body: watched() };
     },
   };
+}
+
+/** Keeps the system error code (ECONNREFUSED...) in the message: it is what a person searches for. */
+function transportError(cause: unknown): TransportError {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const message = errorMessage(cause);
+  return new TransportError(
+    typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message,
+    {
+      cause,
+    },
+  );
 }

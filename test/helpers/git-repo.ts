@@ -3,7 +3,7 @@
  * build fixtures. Every command runs with a fixed identity, no user or system config, and
  * automatic gc off (a background `gc --auto` would repack while a test reads).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,24 @@ export function git(cwd: string, ...args: string[]): string {
     env: { ...process.env, ...GIT_TEST_ENV },
     stdio: ['ignore', 'pipe', 'pipe'],
   }).replace(/\n$/, '');
+}
+
+/**
+ * Runs git without blocking the event loop: needed when git talks to a server in this same
+ * process (the smart-HTTP test server), which a synchronous child would deadlock.
+ */
+export function gitAsync(cwd: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      { cwd, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, ...GIT_TEST_ENV } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`git ${args.join(' ')} failed: ${stderr || error.message}`));
+        else resolve(stdout.replace(/\n$/, ''));
+      },
+    );
+  });
 }
 
 /** A fresh temp folder; `remove()` deletes it. */
