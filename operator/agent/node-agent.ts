@@ -761,10 +761,8 @@ class Agent implements NodeAgent {
     sandbox: ObservedContainer,
   ): Promise<SandboxInfo | undefined> {
     if (worker.sandbox?.id === sandbox.id) return worker.sandbox;
-    const fromEngine = (sandbox as ObservedContainer & { ip?: unknown }).ip;
-    if (typeof fromEngine === 'string' && fromEngine !== '') {
-      return { id: sandbox.id, ip: fromEngine };
-    }
+    // The engine's word first; the record written at creation serves runtimes that give none.
+    if (sandbox.ip !== undefined && sandbox.ip !== '') return { id: sandbox.id, ip: sandbox.ip };
     try {
       const stored = JSON.parse(
         await readFile(this.sandboxFile(pod.metadata.uid!), 'utf8'),
@@ -1115,7 +1113,8 @@ class Agent implements NodeAgent {
         lastTerminated,
       };
     });
-    const sandboxIp = worker.sandbox?.id === sandbox?.id ? worker.sandbox?.ip : undefined;
+    const remembered = worker.sandbox?.id === sandbox?.id ? worker.sandbox?.ip : undefined;
+    const sandboxIp = sandbox?.ip !== undefined && sandbox.ip !== '' ? sandbox.ip : remembered;
     return computePodStatus({
       restartPolicy: pod.spec.restartPolicy ?? 'Always',
       containers: views,
