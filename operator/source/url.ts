@@ -82,12 +82,15 @@ export interface UrlFetcherOptions {
   readonly http: HttpClient;
   /** A request that receives nothing for this long is abandoned. */
   readonly idleTimeoutMs: number;
+  /** Packs the cache of one URL may pile up before it is fetched afresh. @default 32 */
+  readonly maxPacks?: number;
 }
 
 export class UrlFetcher {
   /** One fetch at a time per cache folder; a second open of the same URL waits for the first. */
   private readonly busy = new Map<string, Promise<unknown>>();
   private readonly http: HttpClient;
+  private readonly maxPacks: number;
 
   constructor(
     private readonly store: ObjectStore,
@@ -95,6 +98,7 @@ export class UrlFetcher {
     options: UrlFetcherOptions,
   ) {
     this.http = withIdleTimeout(options.http, options.idleTimeoutMs);
+    this.maxPacks = options.maxPacks ?? MAX_PACKS;
   }
 
   /** Fetches `ref` (default HEAD) of `url` into the cache and resolves it to a commit. */
@@ -142,11 +146,17 @@ export class UrlFetcher {
       if (full === undefined) throw await this.remoteRefNotFound(url, wanted);
       return { repository, commit: await peelToCommit(this.store, repository, full, wanted) };
     }
+    if (await this.tooManyPacks(gitdir)) {
+      // Each fetch adds a pack; start afresh with one shallow fetch of this ref. Other refs
+      // are fetched whole again on their next open.
+      await fsp.rm(gitdir, { recursive: true, force: true });
+      await this.ensureRepository(gitdir, url);
+      fetchHead = await this.fetchRef(url, gitdir, wanted);
+    }
     if (fetchHead === null) {
       throw new BerthError('SOURCE_REF_NOT_FOUND', `${redactUrl(url)} has no commits yet`);
     }
     await git.writeRef({ fs, gitdir, ref: trackingRef(wanted), value: fetchHead, force: true });
-    await this.limitPacks(gitdir, url);
     return { repository, commit: await peelToCommit(this.store, repository, fetchHead, wanted) };
   }
 
@@ -291,22 +301,11 @@ export class UrlFetcher {
     }
   }
 
-  /** Starts the cache afresh once fetches have piled up packs (a shallow fetch of one ref is cheap). */
-  private async limitPacks(gitdir: string, url: URL): Promise<void> {
-    const packs = (await fsp.readdir(path.join(gitdir, 'objects', 'pack'))).filter((f) =>
-      f.endsWith('.pack'),
-    );
-    if (packs.length <= MAX_PACKS) return;
-    const refs = await git
-      .listRefs({ fs, gitdir, filepath: 'refs/berth/fetched' })
+  private async tooManyPacks(gitdir: string): Promise<boolean> {
+    const names = await fsp
+      .readdir(path.join(gitdir, 'objects', 'pack'))
       .catch(() => [] as string[]);
-    await fsp.rm(gitdir, { recursive: true, force: true });
-    await this.ensureRepository(gitdir, url);
-    for (const ref of refs) {
-      const head = await this.fetchRef(url, gitdir, ref);
-      if (head !== null)
-        await git.writeRef({ fs, gitdir, ref: trackingRef(ref), value: head, force: true });
-    }
+    return names.filter((name) => name.endsWith('.pack')).length > this.maxPacks;
   }
 }
 

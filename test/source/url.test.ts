@@ -1,8 +1,13 @@
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import nodeHttp from 'isomorphic-git/http/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBerthError } from '../../operator/model/errors.js';
-import { createSourceReader } from '../../operator/source/index.js';
+import { ObjectStore } from '../../operator/source/git-objects.js';
+import { GitTreeLister } from '../../operator/source/git-tree.js';
+import { createSourceReader, type SourceReaderStats } from '../../operator/source/index.js';
+import { UrlFetcher } from '../../operator/source/url.js';
 import { type GitHttpServer, startGitHttpServer } from '../helpers/git-http-server.js';
 import { commitFiles, git, gitAsync, initRepo, makeTempDir, podYaml } from '../helpers/git-repo.js';
 
@@ -170,5 +175,38 @@ describe('a repository fetched over smart HTTP', () => {
     'http://example.com/owner/repo.git',
   ])('refuses %s', async (location) => {
     await expectError(createSourceReader().open({ location }), 'SOURCE_UNSUPPORTED_URL');
+  });
+
+  it('starts the cache afresh when fetches have piled up packs, and still reads the newest commit', async () => {
+    const cacheDir = path.join(temp.path, 'cache-packs');
+    const stats: SourceReaderStats = { treesRead: 0, blobSizesRead: 0, filesHashed: 0, fetches: 0 };
+    const store = new ObjectStore(stats);
+    const fetcher = new UrlFetcher(store, stats, {
+      http: nodeHttp,
+      idleTimeoutMs: 10_000,
+      maxPacks: 2,
+    });
+    const lister = new GitTreeLister(store);
+    const packCount = () => {
+      const [folder] = readdirSync(cacheDir);
+      return readdirSync(path.join(cacheDir, folder as string, 'objects', 'pack')).filter((n) =>
+        n.endsWith('.pack'),
+      ).length;
+    };
+    const seen: number[] = [];
+    for (let round = 0; round < 4; round += 1) {
+      const pushed = commitFiles(work, { [`rounds/r${round}.yaml`]: podYaml(`r${round}`) });
+      await gitAsync(work, 'push', '-q', url, 'main');
+      await store.refresh();
+      const { repository, commit } = await fetcher.fetch(new URL(url), 'main', cacheDir);
+      expect(commit.commit).toBe(pushed);
+      const list = await lister.list(repository, commit, 'rounds');
+      expect(list.files.map((f) => f.path)).toEqual(
+        Array.from({ length: round + 1 }, (_, i) => `rounds/r${i}.yaml`),
+      );
+      seen.push(packCount());
+    }
+    // One pack per fetch, until a third would pass the limit: then one fresh pack.
+    expect(seen).toEqual([1, 2, 1, 2]);
   });
 });
