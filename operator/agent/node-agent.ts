@@ -362,7 +362,9 @@ class Agent implements NodeAgent {
     this.stopped = false;
     this.unsubscribeEvents = this.runtime.events(this.node, (event) => this.onEvent(event));
     // The first relist adopts: every worker looks at what runs and keeps what matches.
-    await this.relistNow();
+    // An engine that does not answer yet is no reason to fail: the relist timer tries again,
+    // and pods show the engine's error in their status meanwhile.
+    await this.relistNow().catch(() => undefined);
     this.scheduleRelist();
   }
 
@@ -502,7 +504,14 @@ class Agent implements NodeAgent {
 
   /** Wakes every worker, and gives containers of unknown pods a worker that removes them. */
   private async relistNow(): Promise<void> {
-    const observed = await this.observe();
+    let observed: ObservedContainer[];
+    try {
+      observed = await this.observe();
+    } catch (error) {
+      // Each worker then meets the engine's error itself and shows it in its pod's status.
+      for (const worker of this.workers.values()) this.kick(worker);
+      throw error;
+    }
     if (this.stopped) return;
     if (this.desiredKnown) {
       for (const container of observed) {
@@ -724,6 +733,12 @@ class Agent implements NodeAgent {
     memory.lastTerminatedId = container.id;
   }
 
+  /** True while a failed step of this kind waits for its retry (other failures do not hold it up). */
+  private retryPending(worker: PodWorker, reason: string, now: number): boolean {
+    const failure = worker.podFailure;
+    return failure !== undefined && failure.reason === reason && failure.retryAtMs > now;
+  }
+
   private recordPodFailure(worker: PodWorker, reason: string, message: string): void {
     const failures = (worker.podFailure?.failures ?? 0) + 1;
     const retryAtMs = this.clock.now() + retryDelayMs(failures);
@@ -735,8 +750,8 @@ class Agent implements NodeAgent {
   private async ensureVolumes(worker: PodWorker, pod: Pod, now: number): Promise<boolean> {
     const uid = pod.metadata.uid!;
     if (worker.volumes !== undefined && worker.volumesUid === uid) return true;
-    if (worker.podFailure !== undefined && worker.podFailure.retryAtMs > now) {
-      this.wakeAt(worker, worker.podFailure.retryAtMs);
+    if (this.retryPending(worker, 'FailedMount', now)) {
+      this.wakeAt(worker, worker.podFailure!.retryAtMs);
       return false;
     }
     const result = await prepareVolumes(pod, this.dataDir, this.volumeEngine, { node: this.node });
@@ -787,8 +802,8 @@ class Agent implements NodeAgent {
       // A sandbox whose address the agent cannot learn is made again.
       await this.stopAndRemove([sandbox], 0);
     }
-    if (worker.podFailure !== undefined && worker.podFailure.retryAtMs > now) {
-      this.wakeAt(worker, worker.podFailure.retryAtMs);
+    if (this.retryPending(worker, 'FailedCreatePodSandBox', now)) {
+      this.wakeAt(worker, worker.podFailure!.retryAtMs);
       return undefined;
     }
     try {

@@ -45,6 +45,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly execResults = new Map<string, number>();
   /** Exit code a started container's process ends with at once, by container name (none: it keeps running). */
   readonly exitOnStart = new Map<string, number>();
+  /** When set, list fails with it (an engine that does not answer). */
+  listError: Error | undefined;
   private readonly subscribers = new Set<{
     node: string;
     onEvent: (event: RuntimeEvent) => void;
@@ -131,6 +133,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   async list(node: string): Promise<ObservedContainer[]> {
     this.calls.push(`list ${node}`);
+    if (this.listError !== undefined) throw this.listError;
     return [...this.containers.values()]
       .filter((c) => c.labels[LABELS.node] === node)
       .map((c) => ({

@@ -255,6 +255,46 @@ describe('node agent with a fake runtime', () => {
     expect(statusOf(agent, 'ported')?.reason).toBeUndefined();
   });
 
+  it('reports a volume it cannot prepare, and runs the other pods', async () => {
+    const agent = newAgent();
+    agent.setDesiredPods(
+      [
+        pod(
+          'secretive',
+          { volumes: [{ name: 'creds', secret: { secretName: 'db' } }] },
+          { volumeMounts: [{ name: 'creds', mountPath: '/creds' }] },
+        ),
+        pod('plain'),
+      ],
+      'v1',
+    );
+    await agent.start();
+    const status = await until(
+      () => statusOf(agent, 'secretive')?.reason === 'FailedMount' && statusOf(agent, 'secretive'),
+      'FailedMount',
+    );
+    expect(status.message).toContain('creds');
+    expect(status.phase).toBe('Pending');
+    expect(runtime.sandboxesOf('secretive')).toEqual([]);
+    await until(() => statusOf(agent, 'plain')?.phase === 'Running', 'plain running');
+  });
+
+  it('starts while the engine does not answer, shows why, and catches up when it does', async () => {
+    runtime.listError = new Error('connect ENOENT /var/run/docker.sock');
+    const agent = newAgent();
+    agent.setDesiredPods([pod('web')], 'v1');
+    await agent.start();
+    await until(() => statusOf(agent, 'web')?.reason === 'SyncError', 'SyncError in status');
+    expect(statusOf(agent, 'web')?.message).toContain('ENOENT');
+    runtime.listError = undefined;
+    clock.advance(10_000);
+    await until(
+      () => statusOf(agent, 'web')?.phase === 'Running',
+      'running once the engine answers',
+    );
+    expect(statusOf(agent, 'web')?.reason).toBeUndefined();
+  });
+
   it('replaces a container whose spec changed, and the whole pod when a host port changed', async () => {
     const agent = newAgent();
     agent.setDesiredPods([pod('web')], 'v1');
