@@ -283,6 +283,24 @@ describe('pods on Docker', () => {
     }
   });
 
+  it('reports a container killed for going over its memory limit as oomKilled', async () => {
+    const pod = makePod(uniqueTestName('oom'), [
+      {
+        // tail keeps the last line in memory, and /dev/zero never ends one.
+        command: ['tail', '-n', '1', '/dev/zero'],
+        resources: { limits: { memory: '16Mi' } },
+      },
+    ]);
+    try {
+      const { ids } = await runPod(pod);
+      const exited = await waitExited(ids[0] as string);
+      expect(exited.oomKilled).toBe(true);
+      expect(exited.exitCode).toBe(137);
+    } finally {
+      await removePod(node, pod.metadata.name ?? '');
+    }
+  });
+
   it('publishes hostPort on the sandbox, reachable on 127.0.0.1', async () => {
     const hostPort = await freePort();
     const pod = makePod(uniqueTestName('port'), [

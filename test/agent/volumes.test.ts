@@ -138,6 +138,25 @@ describe('emptyDir', () => {
     expect(left.Volumes ?? []).toEqual([]);
   });
 
+  it('mounts a subPath of a volume, created when missing', async () => {
+    const pod = makePod(
+      [{ name: 'shared', emptyDir: {} }],
+      [
+        { volumeMounts: [{ name: 'shared', mountPath: '/whole' }] },
+        { volumeMounts: [{ name: 'shared', mountPath: '/part', subPath: 'nested/dir' }] },
+      ],
+    );
+    const volumes = await prepared(pod);
+    const sandbox = await runtime.createSandbox(pod, node);
+    const whole = await startContainer(pod, sandbox, 0, volumes);
+    const part = await startContainer(pod, sandbox, 1, volumes);
+    expect(await sh(part, 'echo in-part > /part/f')).toMatchObject({ exitCode: 0 });
+    expect(await sh(whole, 'cat /whole/nested/dir/f')).toEqual({
+      exitCode: 0,
+      output: 'in-part\n',
+    });
+  });
+
   it('refuses an unknown medium', async () => {
     const pod = makePod([{ name: 'huge', emptyDir: { medium: 'HugePages' } }]);
     const result = await prepareVolumes(pod, dataDir.path, runtime, { node });
