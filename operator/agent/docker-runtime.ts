@@ -48,6 +48,8 @@ export interface DockerRuntimeOptions {
 export interface DockerRuntime extends ContainerRuntime, VolumeEngine, ImageImporter {
   /** Makes sure `berth/pause:1` exists (createSandbox calls it too). */
   ensurePauseImage(): Promise<void>;
+  /** The status.hostIP pods get (options.hostIP, else the default bridge's gateway). */
+  hostIP(): Promise<string>;
 }
 
 const OWNER = 'berth';
@@ -147,6 +149,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
   const runtime: DockerRuntime = {
     ...importer,
     ensurePauseImage,
+    hostIP: resolveHostIP,
 
     async list(node) {
       let summaries: Dockerode.ContainerInfo[];
@@ -184,7 +187,16 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
       const hostNetwork = pod.spec.hostNetwork === true;
       let id: string | undefined;
       try {
-        const container = await docker.createContainer(create);
+        let container: Dockerode.Container;
+        try {
+          container = await docker.createContainer(create);
+        } catch (error) {
+          if (statusCode(error) !== 404) throw error;
+          // The pause image went away after this runtime made it (an image prune): again.
+          pauseReady = undefined;
+          await ensurePauseImage();
+          container = await docker.createContainer(create);
+        }
         id = container.id;
         await container.start();
         // A host-network pod's IP is the host's, as in Kubernetes.
