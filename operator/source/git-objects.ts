@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import git, { type FsClient } from 'isomorphic-git';
-import { BerthError } from '../model/errors.js';
+import { BerthError, isBerthError } from '../model/errors.js';
 import { Semaphore } from './concurrency.js';
 import { WeightedLru } from './lru.js';
 import { ObjectDatabaseFs } from './object-fs.js';
@@ -50,6 +50,8 @@ export const DEFAULT_OBJECT_CACHE_BUDGET: ObjectCacheBudget = {
 
 /** Loose objects smaller than this (deflated) are inflated whole when their size is asked for. */
 const SMALL_LOOSE_BYTES = 64 * 1024;
+/** Packed blobs up to this size are read whole when their size is asked for; larger ones are only measured. */
+const SMALL_BLOB_BYTES = 1024 * 1024;
 
 /** A symlink target is a path; anything longer is not one we follow. */
 const MAX_SYMLINK_TARGET_BYTES = 4096;
@@ -130,6 +132,8 @@ export class ObjectStore {
     const known = this.blobSizes.get(oid);
     if (known !== undefined) return known;
     this.stats.blobSizesRead += 1;
+    const packed = this.nativePacks ? await this.packedBlobSize(gitdir, oid) : undefined;
+    if (packed !== undefined) return packed;
     const result = await this.readRaw(gitdir, oid);
     if (result.format === 'deflated' && result.object.length > SMALL_LOOSE_BYTES) {
       const size = probeLooseHeader(result.object, oid, 'blob');
@@ -159,6 +163,33 @@ export class ObjectStore {
     expectType(loaded.type, 'blob', oid);
     this.blobSizes.set(oid, loaded.content.length);
     return loaded.content;
+  }
+
+  /**
+   * A packed blob's size from its entry headers. Small blobs are read whole while at it (the
+   * read() that usually follows is then free); large ones are not read here at all.
+   */
+  private async packedBlobSize(gitdir: string, oid: string): Promise<number | undefined> {
+    for (const pack of await this.packsOf(gitdir)) {
+      const offset = pack.find(oid);
+      if (offset === undefined) continue;
+      try {
+        const { type, size } = pack.sizeAt(offset);
+        expectType(type, 'blob', oid);
+        if (size > SMALL_BLOB_BYTES) {
+          this.blobSizes.set(oid, size);
+          return size;
+        }
+        const object = pack.read(oid, offset);
+        this.remember(oid, object.content);
+        return object.content.length;
+      } catch (error) {
+        if (isBerthError(error)) throw error;
+        // A damaged entry or an unusual pack: the general path gets a chance and reports it.
+        return undefined;
+      }
+    }
+    return undefined;
   }
 
   private remember(oid: string, content: Buffer): void {

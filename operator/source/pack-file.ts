@@ -117,11 +117,53 @@ export class PackFile {
     return end;
   }
 
-  private readAt(offset: number, depth: number): PackObject {
+  /**
+   * Type and size of the object at `offset` from entry headers alone: for a delta, the result
+   * size is the second number at the start of its (partially inflated) data. Lets a caller
+   * learn a huge blob's size without inflating it.
+   */
+  sizeAt(offset: number): { type: PackObjectType; size: number } {
     const cached = this.bases.get(offset);
-    if (cached !== undefined) return cached;
-    if (depth > 10_000)
-      throw new PackFormatError(`${this.idxPath}: delta chain too deep at ${offset}`);
+    if (cached !== undefined) return { type: cached.type, size: cached.content.length };
+    const entry = this.header(offset);
+    if (entry.base === undefined)
+      return { type: this.plainType(entry.typeCode, offset), size: entry.size };
+    const head = zlib.inflateSync(
+      this.pack.subarray(entry.dataStart, Math.min(this.endOf(offset), entry.dataStart + 64)),
+      {
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      },
+    );
+    let at = 0;
+    const varint = (): number => {
+      let value = 0;
+      let scale = 1;
+      let byte: number;
+      do {
+        byte = head[at++] as number;
+        value += (byte & 0x7f) * scale;
+        scale *= 128;
+      } while (byte & 0x80 && at < head.length);
+      return value;
+    };
+    varint();
+    const size = varint();
+    let base = entry.base;
+    for (let hops = 0; hops < 10_000; hops += 1) {
+      const next = this.header(base);
+      if (next.base === undefined) return { type: this.plainType(next.typeCode, base), size };
+      base = next.base;
+    }
+    throw new PackFormatError(`${this.idxPath}: delta chain too deep at ${offset}`);
+  }
+
+  /** An entry's header: its type code, stored size, where its data starts and its delta base. */
+  private header(offset: number): {
+    typeCode: number;
+    size: number;
+    dataStart: number;
+    base: number | undefined;
+  } {
     const pack = this.pack;
     let at = offset;
     let byte = pack[at++] as number;
@@ -133,7 +175,7 @@ export class PackFile {
       size += (byte & 0x7f) * scale;
       scale *= 128;
     }
-    let base: PackObject | undefined;
+    let base: number | undefined;
     if (typeCode === OFS_DELTA) {
       byte = pack[at++] as number;
       let distance = byte & 0x7f;
@@ -141,31 +183,42 @@ export class PackFile {
         byte = pack[at++] as number;
         distance = (distance + 1) * 128 + (byte & 0x7f);
       }
-      base = this.readAt(offset - distance, depth + 1);
+      base = offset - distance;
     } else if (typeCode === REF_DELTA) {
       const baseOid = pack.toString('hex', at, at + 20);
       at += 20;
-      const inPack = this.find(baseOid);
+      base = this.find(baseOid);
       // A base outside the pack (a thin pack) is left to isomorphic-git, which looks everywhere.
-      if (inPack === undefined)
+      if (base === undefined)
         throw new PackFormatError(`${this.idxPath}: delta base ${baseOid} is not in the pack`);
-      base = this.readAt(inPack, depth + 1);
     }
-    const data = zlib.inflateSync(pack.subarray(at, this.endOf(offset)));
-    if (data.length !== size) {
+    return { typeCode, size, dataStart: at, base };
+  }
+
+  private plainType(typeCode: number, offset: number): PackObjectType {
+    const type = TYPE_NAMES[typeCode];
+    if (type === undefined)
+      throw new PackFormatError(`${this.idxPath}: unknown entry type ${typeCode} at ${offset}`);
+    return type;
+  }
+
+  private readAt(offset: number, depth: number): PackObject {
+    const cached = this.bases.get(offset);
+    if (cached !== undefined) return cached;
+    if (depth > 10_000)
+      throw new PackFormatError(`${this.idxPath}: delta chain too deep at ${offset}`);
+    const entry = this.header(offset);
+    const base = entry.base === undefined ? undefined : this.readAt(entry.base, depth + 1);
+    const data = zlib.inflateSync(this.pack.subarray(entry.dataStart, this.endOf(offset)));
+    if (data.length !== entry.size) {
       throw new PackFormatError(
-        `${this.idxPath}: entry at ${offset} inflates to ${data.length} bytes, expected ${size}`,
+        `${this.idxPath}: entry at ${offset} inflates to ${data.length} bytes, expected ${entry.size}`,
       );
     }
-    let object: PackObject;
-    if (base === undefined) {
-      const type = TYPE_NAMES[typeCode];
-      if (type === undefined)
-        throw new PackFormatError(`${this.idxPath}: unknown entry type ${typeCode} at ${offset}`);
-      object = { type, content: data };
-    } else {
-      object = { type: base.type, content: applyDelta(base.content, data, this.idxPath) };
-    }
+    const object: PackObject =
+      base === undefined
+        ? { type: this.plainType(entry.typeCode, offset), content: data }
+        : { type: base.type, content: applyDelta(base.content, data, this.idxPath) };
     // Keep what deltas are built on, and resolved deltas (each cost a chain to build): reading
     // the objects of a commit then costs one inflate per entry, not one per chain link.
     if (depth > 0 || base !== undefined) this.bases.set(offset, object, object.content.length + 64);

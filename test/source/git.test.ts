@@ -241,6 +241,25 @@ describe('repositories of every shape', () => {
     expect(listing(loose)).toEqual(gitListing(repo, 'HEAD'));
   });
 
+  it('knows the size of large files, loose and packed, and reads them right', async () => {
+    const repo = initRepo(path.join(temp.path, 'large'));
+    const big = `# ${'x'.repeat(3 * 1024 * 1024)}\n${podYaml('big')}`;
+    const bigger = `${big}# and a change at the end\n`;
+    const older = commitFiles(repo, { 'big.yaml': big });
+    const newer = commitFiles(repo, { 'big.yaml': bigger });
+    for (const packed of [false, true]) {
+      // Packed, the newer version is stored as a delta against the older (or the other way).
+      if (packed) git(repo, 'gc', '-q');
+      for (const ref of [newer, older]) {
+        const snapshot = await createSourceReader().open({ location: repo, ref });
+        const file = snapshot.files[0] as { size: number; read(): Promise<Uint8Array> };
+        const expected = ref === newer ? bigger : big;
+        expect(file.size).toBe(Buffer.byteLength(expected));
+        expect(Buffer.from(await file.read()).toString()).toBe(expected);
+      }
+    }
+  });
+
   it('a long-lived reader sees objects packed by gc after it opened the repository', async () => {
     const repo = initRepo(path.join(temp.path, 'gc-later'));
     commitFiles(repo, { 'a.yaml': podYaml('a') });

@@ -87,6 +87,15 @@ describe('reading a git pack', () => {
     }
   });
 
+  it('tells type and size from entry headers alone, deltas included', () => {
+    for (const { oid, type } of allObjects(repo)) {
+      expect(pack.sizeAt(pack.find(oid) as number)).toEqual({
+        type,
+        size: Number(git(repo, 'cat-file', '-s', oid)),
+      });
+    }
+  });
+
   it('does not find objects the pack does not hold', () => {
     expect(pack.find('0'.repeat(40))).toBeUndefined();
     expect(pack.find('f'.repeat(40))).toBeUndefined();
