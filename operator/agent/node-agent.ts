@@ -916,12 +916,18 @@ class Agent implements NodeAgent {
       fail({ reason: 'CreateContainerError', message: errorText(error) });
       return changed;
     }
+    const before = { seen: memory.seen, restartCount: memory.restartCount };
     memory.seen = true;
     memory.restartCount = restartCount;
     try {
       await this.runtime.start(id);
     } catch (error) {
+      // A container that never ran is no restart and no crash: it goes, and the attempt is
+      // retried on the step's backoff (its sandbox may have died just now, for one).
+      memory.seen = before.seen;
+      memory.restartCount = before.restartCount;
       fail({ reason: 'RunContainerError', message: errorText(error) });
+      await this.runtime.remove(id);
       return true;
     }
     memory.failure = undefined;

@@ -45,6 +45,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly execResults = new Map<string, number>();
   /** Exit code a started container's process ends with at once, by container name (none: it keeps running). */
   readonly exitOnStart = new Map<string, number>();
+  /** Start of a container of this name fails with the message (left created, as Docker does). */
+  readonly startErrors = new Map<string, string>();
   /** When set, list fails with it (an engine that does not answer). */
   listError: Error | undefined;
   private readonly subscribers = new Set<{
@@ -225,6 +227,11 @@ export class FakeRuntime implements ContainerRuntime {
   async start(containerId: string): Promise<void> {
     this.calls.push(`start ${containerId}`);
     const container = this.get(containerId);
+    const startError = this.startErrors.get(container.labels[LABELS.containerName] ?? '');
+    if (startError !== undefined) {
+      container.error = startError;
+      throw new Error(startError);
+    }
     container.state = 'running';
     container.startedAt = this.now();
     container.finishedAt = undefined;

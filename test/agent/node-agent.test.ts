@@ -255,6 +255,25 @@ describe('node agent with a fake runtime', () => {
     expect(statusOf(agent, 'ported')?.reason).toBeUndefined();
   });
 
+  it('shows RunContainerError for a start that fails, retries it, and counts no restart', async () => {
+    runtime.startErrors.set('app', 'exec: "nope": executable file not found in $PATH');
+    const agent = newAgent();
+    agent.setDesiredPods([pod('broken')], 'v1');
+    await agent.start();
+    await until(
+      () => containerState(agent, 'broken')?.state.waiting?.reason === 'RunContainerError',
+      'RunContainerError',
+    );
+    expect(containerState(agent, 'broken')?.state.waiting?.message).toContain(
+      'executable file not found',
+    );
+    expect(runtime.containersOf('broken', 'app')).toEqual([]);
+    runtime.startErrors.clear();
+    clock.advance(1_000);
+    const running = await until(() => runningOf('broken'), 'running after the retry');
+    expect(running.labels[LABELS.restartCount]).toBe('0');
+  });
+
   it('reports a volume it cannot prepare, and runs the other pods', async () => {
     const agent = newAgent();
     agent.setDesiredPods(
