@@ -113,6 +113,11 @@ describe('a repository fetched over smart HTTP', () => {
       ref: sha.slice(0, 8),
     });
     expect(short.commit).toBe(sha);
+    // A full sha the cache already holds names fixed content: no fetch is needed.
+    const fetchesBefore = reader.stats.fetches;
+    const cached = await reader.open({ location: url, cacheDir, ref: sha });
+    expect(cached.commit).toBe(sha);
+    expect(reader.stats.fetches).toBe(fetchesBefore);
   });
 
   it('names the remote branches and tags when a ref does not exist', async () => {
