@@ -120,6 +120,16 @@ describe('a repository fetched over smart HTTP', () => {
     expect(reader.stats.fetches).toBe(fetchesBefore);
   });
 
+  it('deepens a shallow cache to find an older commit by sha', async () => {
+    const cacheDir = path.join(temp.path, 'cache-deepen');
+    const reader = createSourceReader();
+    await reader.open({ location: url, cacheDir });
+    const oldest = git(work, 'rev-list', '--max-parents=0', 'main');
+    const snapshot = await reader.open({ location: url, cacheDir, ref: oldest });
+    expect(snapshot.commit).toBe(oldest);
+    expect(snapshot.files.map((f) => f.path)).toEqual(['guestbook/frontend.yaml', 'other/x.yaml']);
+  });
+
   it('names the remote branches and tags when a ref does not exist', async () => {
     const error = await expectError(
       createSourceReader().open({
