@@ -124,6 +124,15 @@ interface ContainerMemory {
   waiting: ContainerStateWaiting | undefined;
 }
 
+interface ContainerPlan {
+  readonly container: Container;
+  /** Index in spec.containers, or in spec.initContainers for an init container. */
+  readonly index: number;
+  readonly init: boolean;
+  readonly action: ContainerAction;
+  readonly current: ObservedContainer | undefined;
+}
+
 interface ProbeRunner {
   readonly containerId: string;
   readonly counters: Map<ProbeKind, ProbeCounter>;
@@ -149,6 +158,8 @@ interface PodWorker {
   podFailure: { reason: string; message: string; failures: number; retryAtMs: number } | undefined;
   sandbox: SandboxInfo | undefined;
   probes: Map<string, ProbeRunner>;
+  /** Every init container has completed (or an app container exists). */
+  initialized: boolean;
   observed: ObservedContainer[];
   startTime: string | undefined;
   status: PodStatusReport | undefined;
@@ -410,6 +421,7 @@ class Agent implements NodeAgent {
       podFailure: undefined,
       sandbox: undefined,
       probes: new Map(),
+      initialized: false,
       observed: [],
       startTime: undefined,
       status: undefined,
@@ -589,13 +601,12 @@ class Agent implements NodeAgent {
     }
 
     const policy: RestartPolicy = pod.spec.restartPolicy ?? 'Always';
-    const plans: {
-      container: Container;
-      index: number;
-      action: ContainerAction;
-      current: ObservedContainer | undefined;
-    }[] = [];
-    for (const [index, container] of pod.spec.containers.entries()) {
+    const planFor = async (
+      container: Container,
+      index: number,
+      init: boolean,
+      containerPolicy: RestartPolicy,
+    ): Promise<ContainerPlan> => {
       const memory = this.memoryOf(worker, container.name);
       const ofName = containers.filter((c) => c.containerName === container.name).sort(newestFirst);
       const current = ofName[0];
@@ -607,7 +618,7 @@ class Agent implements NodeAgent {
         memory.restartCount = observedRestartCount(current);
       }
       const decision = decideContainer({
-        policy,
+        policy: containerPolicy,
         desiredHash: specHash(pod, container),
         current,
         finishedBefore: memory.seen,
@@ -616,7 +627,34 @@ class Agent implements NodeAgent {
         nowMs: now,
       });
       memory.exits = decision.memory;
-      plans.push({ container, index, action: decision.action, current });
+      return { container, index, init, action: decision.action, current };
+    };
+
+    const plans: ContainerPlan[] = [];
+    // Init containers run one at a time, in order, each to success, before any app container;
+    // once an app container exists the pod counts as initialized (as the kubelet decides).
+    const appNames = new Set(pod.spec.containers.map((c) => c.name));
+    let initialized = containers.some((c) => appNames.has(c.containerName));
+    if (!initialized) {
+      // A failed init container is retried unless the pod never restarts anything.
+      const initPolicy: RestartPolicy = policy === 'Never' ? 'Never' : 'OnFailure';
+      initialized = true;
+      for (const [index, container] of (pod.spec.initContainers ?? []).entries()) {
+        const step = await planFor(container, index, true, initPolicy);
+        const completed =
+          step.action.kind === 'finished' &&
+          (step.current === undefined || step.current.exitCode === 0);
+        if (completed) continue;
+        plans.push(step);
+        initialized = false;
+        break;
+      }
+    }
+    worker.initialized = initialized;
+    if (initialized) {
+      for (const [index, container] of pod.spec.containers.entries()) {
+        plans.push(await planFor(container, index, false, policy));
+      }
     }
     containers = containers.filter((c) => plans.some((p) => p.current?.id === c.id));
 
@@ -658,6 +696,10 @@ class Agent implements NodeAgent {
     const runs: Promise<boolean>[] = [];
     for (const plan of plans) {
       const memory = this.memoryOf(worker, plan.container.name);
+      if (plan.init) {
+        for (const container of pod.spec.containers)
+          this.memoryOf(worker, container.name).waiting = undefined;
+      }
       memory.waiting = undefined;
       switch (plan.action.kind) {
         case 'keep':
@@ -684,6 +726,7 @@ class Agent implements NodeAgent {
               worker,
               pod,
               plan.container,
+              plan.init,
               plan.index,
               plan.action.restartCount,
               plan.current,
@@ -845,6 +888,7 @@ class Agent implements NodeAgent {
     worker: PodWorker,
     pod: Pod,
     container: Container,
+    init: boolean,
     index: number,
     restartCount: number,
     current: ObservedContainer | undefined,
@@ -904,10 +948,12 @@ class Agent implements NodeAgent {
     let id: string;
     try {
       id = await this.runtime.createContainer({
-        pod,
+        // The port makes containers of spec.containers: an init container goes in as the only
+        // one of a copy of the pod (same metadata, volumes and sandbox).
+        pod: init ? { ...pod, spec: { ...pod.spec, containers: [container] } } : pod,
         node: this.node,
         sandbox,
-        containerIndex: index,
+        containerIndex: init ? 0 : index,
         specHash: specHash(pod, container),
         restartCount,
         volumes: worker.volumes ?? new Map(),
@@ -1105,7 +1151,7 @@ class Agent implements NodeAgent {
   ): PodStatusReport {
     const observed = seen.filter((c) => c.podUid === pod.metadata.uid);
     const sandbox = observed.filter((c) => c.role === 'sandbox').sort(newestFirst)[0];
-    const views: ContainerView[] = pod.spec.containers.map((container) => {
+    const viewOf = (container: Container): ContainerView => {
       const memory = worker.containers.get(container.name);
       const current = observed
         .filter((c) => c.role === 'container' && c.containerName === container.name)
@@ -1133,12 +1179,16 @@ class Agent implements NodeAgent {
           current !== undefined ? observedRestartCount(current) : (memory?.restartCount ?? 0),
         lastTerminated,
       };
-    });
+    };
+    const views = pod.spec.containers.map(viewOf);
+    const inits = pod.spec.initContainers ?? [];
     const remembered = worker.sandbox?.id === sandbox?.id ? worker.sandbox?.ip : undefined;
     const sandboxIp = sandbox?.ip !== undefined && sandbox.ip !== '' ? sandbox.ip : remembered;
     return computePodStatus({
       restartPolicy: pod.spec.restartPolicy ?? 'Always',
       containers: views,
+      initContainers: inits.map(viewOf),
+      initialized: inits.length === 0 || worker.initialized,
       podIP: sandbox !== undefined && !hasExited(sandbox) ? sandboxIp : undefined,
       hostIP: this.hostIp,
       startTime: worker.startTime ?? sandbox?.startedAt,

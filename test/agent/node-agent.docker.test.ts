@@ -329,6 +329,43 @@ describe('node agent on Docker', () => {
     expect(statusOf(agent, 'unready')?.phase).toBe('Running');
   });
 
+  it('runs an init container to completion first; its output is there for the app', async () => {
+    const agent = newAgent();
+    agent.setDesiredPods(
+      [
+        makePod(
+          'init-seed',
+          [
+            {
+              command: ['sh', '-c', 'test -f /work/seed && exec sleep 3600'],
+              volumeMounts: [{ name: 'work', mountPath: '/work' }],
+            },
+          ],
+          {
+            volumes: [{ name: 'work', emptyDir: {} }],
+            initContainers: [
+              {
+                name: 'seed',
+                image: TEST_IMAGE,
+                command: ['sh', '-c', 'echo seeded > /work/seed'],
+                volumeMounts: [{ name: 'work', mountPath: '/work' }],
+              },
+            ],
+          },
+        ),
+      ],
+      'v1',
+    );
+    await agent.start();
+    await until(() => isReady(statusOf(agent, 'init-seed')), 'ready after init');
+    const status = statusOf(agent, 'init-seed')!;
+    expect(status.initContainerStatuses?.[0]?.state.terminated).toMatchObject({
+      exitCode: 0,
+      reason: 'Completed',
+    });
+    expect(status.containerStatuses[0]?.restartCount).toBe(0);
+  });
+
   it('adopts running pods after the agent stops and a new one starts: nothing restarted', async () => {
     const first = newAgent();
     const pod = makePod('adopt', [{}, {}]);

@@ -274,6 +274,89 @@ describe('node agent with a fake runtime', () => {
     expect(running.labels[LABELS.restartCount]).toBe('0');
   });
 
+  it('runs init containers one by one to success before the app container', async () => {
+    runtime.exitOnStart.set('init-a', 0);
+    runtime.exitOnStart.set('init-b', 0);
+    const agent = newAgent();
+    agent.setDesiredPods(
+      [
+        pod('seeded', {
+          initContainers: [
+            { name: 'init-a', image: IMAGE, imagePullPolicy: 'IfNotPresent' },
+            { name: 'init-b', image: IMAGE, imagePullPolicy: 'IfNotPresent' },
+          ],
+        }),
+      ],
+      'v1',
+    );
+    await agent.start();
+    await until(() => statusOf(agent, 'seeded')?.phase === 'Running', 'running');
+    const creates = runtime.calls.filter((c) => c.startsWith('createContainer seeded/'));
+    expect(creates).toEqual([
+      'createContainer seeded/init-a',
+      'createContainer seeded/init-b',
+      'createContainer seeded/app',
+    ]);
+    const status = statusOf(agent, 'seeded')!;
+    expect(status.initContainerStatuses?.map((c) => c.state.terminated?.reason)).toEqual([
+      'Completed',
+      'Completed',
+    ]);
+    expect(status.conditions.find((c) => c.type === 'Initialized')?.status).toBe('True');
+  });
+
+  it('fails a Never pod whose init container fails, never starting the app container', async () => {
+    runtime.exitOnStart.set('init-a', 2);
+    const agent = newAgent();
+    agent.setDesiredPods(
+      [
+        pod('doomed', {
+          restartPolicy: 'Never',
+          initContainers: [{ name: 'init-a', image: IMAGE, imagePullPolicy: 'IfNotPresent' }],
+        }),
+      ],
+      'v1',
+    );
+    await agent.start();
+    await until(() => statusOf(agent, 'doomed')?.phase === 'Failed', 'Failed');
+    const status = statusOf(agent, 'doomed')!;
+    expect(status.initContainerStatuses?.[0]?.state.terminated?.exitCode).toBe(2);
+    expect(status.containerStatuses[0]?.state.waiting?.reason).toBe('PodInitializing');
+    expect(status.conditions.find((c) => c.type === 'Initialized')).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotInitialized',
+    });
+    expect(runtime.containersOf('doomed', 'app')).toEqual([]);
+  });
+
+  it('retries a failing init container of an Always pod with back-off, the pod Pending', async () => {
+    runtime.exitOnStart.set('init-a', 1);
+    const agent = newAgent();
+    agent.setDesiredPods(
+      [
+        pod('retrying', {
+          initContainers: [{ name: 'init-a', image: IMAGE, imagePullPolicy: 'IfNotPresent' }],
+        }),
+      ],
+      'v1',
+    );
+    await agent.start();
+    await until(
+      () =>
+        statusOf(agent, 'retrying')?.initContainerStatuses?.[0]?.state.waiting?.reason ===
+        'CrashLoopBackOff',
+      'init CrashLoopBackOff',
+    );
+    expect(statusOf(agent, 'retrying')?.initContainerStatuses?.[0]?.restartCount).toBe(1);
+    expect(statusOf(agent, 'retrying')?.phase).toBe('Pending');
+    runtime.exitOnStart.set('init-a', 0);
+    clock.advance(10_000);
+    await until(
+      () => statusOf(agent, 'retrying')?.phase === 'Running',
+      'running once init succeeds',
+    );
+  });
+
   it('reports a volume it cannot prepare, and runs the other pods', async () => {
     const agent = newAgent();
     agent.setDesiredPods(

@@ -78,4 +78,6 @@ export type PodStatusReport = {
   readonly podIP?: string;
   readonly startTime?: string;
   readonly containerStatuses: ContainerStatusReport[];
+  /** Present when the pod has init containers. */
+  readonly initContainerStatuses?: ContainerStatusReport[];
 };

@@ -28,6 +28,10 @@ export interface ContainerView {
 export interface PodStatusInput {
   readonly restartPolicy: RestartPolicy;
   readonly containers: readonly ContainerView[];
+  /** The pod's init containers, in order (none: no initContainerStatuses). */
+  readonly initContainers?: readonly ContainerView[];
+  /** Every init container completed. @default true */
+  readonly initialized?: boolean;
   readonly podIP: string | undefined;
   readonly hostIP: string | undefined;
   readonly startTime: string | undefined;
@@ -121,9 +125,35 @@ function condition(
   };
 }
 
+/**
+ * The phase while init containers run: Failed once one failed for good (restartPolicy
+ * Never), Pending otherwise (a failed one is retried).
+ */
+export function initializingPhase(
+  policy: RestartPolicy,
+  initStatuses: readonly ContainerStatusReport[],
+): PodPhase {
+  const failed = initStatuses.some(
+    (status) => status.state.terminated !== undefined && status.state.terminated.exitCode !== 0,
+  );
+  return failed && policy === 'Never' ? 'Failed' : 'Pending';
+}
+
 export function computePodStatus(input: PodStatusInput): PodStatusReport {
-  const containerStatuses = input.containers.map((view) => containerStatus(view));
-  const phase = podPhase(input.restartPolicy, containerStatuses);
+  const initialized = input.initialized ?? true;
+  const initContainerStatuses = (input.initContainers ?? []).map((view) => containerStatus(view));
+  const containerStatuses = input.containers.map((view) =>
+    // App containers wait for the init containers, as Kubernetes reports it.
+    !initialized && view.current === undefined && view.waiting === undefined
+      ? containerStatus({ ...view, waiting: { reason: 'PodInitializing' } })
+      : containerStatus(view),
+  );
+  const phase = initialized
+    ? podPhase(input.restartPolicy, containerStatuses)
+    : initializingPhase(input.restartPolicy, initContainerStatuses);
+  const incomplete = initContainerStatuses
+    .filter((status) => status.state.terminated?.exitCode !== 0)
+    .map((status) => status.name);
   const notReady = containerStatuses.filter((status) => !status.ready).map((s) => s.name);
   const containersReady = notReady.length === 0;
   const finished = phase === 'Succeeded' || phase === 'Failed';
@@ -139,7 +169,14 @@ export function computePodStatus(input: PodStatusInput): PodStatusReport {
     phase,
     conditions: [
       condition('PodScheduled', true),
-      condition('Initialized', true),
+      initialized
+        ? condition('Initialized', true)
+        : condition(
+            'Initialized',
+            false,
+            'ContainersNotInitialized',
+            `containers with incomplete status: [${incomplete.join(' ')}]`,
+          ),
       condition(
         'ContainersReady',
         containersReady && !finished,
@@ -154,5 +191,6 @@ export function computePodStatus(input: PodStatusInput): PodStatusReport {
     ...(input.podIP !== undefined ? { podIP: input.podIP } : {}),
     ...(input.startTime !== undefined ? { startTime: input.startTime } : {}),
     containerStatuses,
+    ...(initContainerStatuses.length > 0 ? { initContainerStatuses } : {}),
   };
 }

@@ -181,3 +181,51 @@ describe('computePodStatus', () => {
     });
   });
 });
+
+describe('init containers', () => {
+  it('keeps the pod Pending and not Initialized while they run, Failed when one fails under Never', () => {
+    const base = {
+      containers: [view({})],
+      podIP: undefined,
+      hostIP: undefined,
+      startTime: undefined,
+      initialized: false,
+    };
+    const running = computePodStatus({
+      ...base,
+      restartPolicy: 'Always',
+      initContainers: [view({ name: 'init', current: engine({}) })],
+    });
+    expect(running.phase).toBe('Pending');
+    expect(running.containerStatuses[0]?.state.waiting?.reason).toBe('PodInitializing');
+    expect(running.conditions.find((c) => c.type === 'Initialized')).toEqual({
+      type: 'Initialized',
+      status: 'False',
+      reason: 'ContainersNotInitialized',
+      message: 'containers with incomplete status: [init]',
+    });
+    const failed = computePodStatus({
+      ...base,
+      restartPolicy: 'Never',
+      initContainers: [view({ name: 'init', current: exit1 })],
+    });
+    expect(failed.phase).toBe('Failed');
+    const retried = computePodStatus({
+      ...base,
+      restartPolicy: 'OnFailure',
+      initContainers: [view({ name: 'init', current: exit1 })],
+    });
+    expect(retried.phase).toBe('Pending');
+  });
+
+  it('has no initContainerStatuses for a pod without init containers', () => {
+    const status = computePodStatus({
+      restartPolicy: 'Always',
+      containers: [view({ current: running })],
+      podIP: undefined,
+      hostIP: undefined,
+      startTime: undefined,
+    });
+    expect(status.initContainerStatuses).toBeUndefined();
+  });
+});
