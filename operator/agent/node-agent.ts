@@ -101,6 +101,14 @@ export interface NodeAgentOptions {
 
 const DEFAULT_GRACE_SECONDS = 30;
 
+const WAKING_ACTIONS: ReadonlySet<RuntimeEvent['action']> = new Set([
+  'die',
+  'destroy',
+  'start',
+  'oom',
+  'other',
+]);
+
 /** A step that failed and is retried later (image pull, container create or start). */
 interface StepFailure {
   readonly failures: number;
@@ -439,8 +447,12 @@ class Agent implements NodeAgent {
       namespace !== undefined && name !== undefined
         ? this.workers.get(podKey(namespace, name))
         : undefined;
-    if (worker !== undefined) this.kick(worker);
-    else if (this.desiredKnown && (event.action === 'start' || event.action === 'create')) {
+    if (worker !== undefined) {
+      // What changes a pod's state: an exit, a removal, a start. `kill` comes before its `die`
+      // (a list then would still see it running), `create` and `stop` follow the agent's own
+      // calls or a die; waking on them would only cost lists.
+      if (WAKING_ACTIONS.has(event.action)) this.kick(worker);
+    } else if (this.desiredKnown && (event.action === 'start' || event.action === 'create')) {
       // A berth container of this node that no worker owns: the relist removes it.
       this.relist();
     }
@@ -931,7 +943,6 @@ class Agent implements NodeAgent {
           : undefined;
       return fail(imageProblem, backoff);
     }
-    let changed = false;
     if (current !== undefined) {
       this.rememberEnd(memory, current);
       if (!hasExited(current)) {
@@ -941,10 +952,14 @@ class Agent implements NodeAgent {
           pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
         );
       }
-      await this.runtime.remove(current.id);
       this.disposeProbesOf(worker, current.id);
-      changed = true;
     }
+    // The old container goes once the new one is made and started (names never clash): its
+    // removal is off the path of a restart. Should the agent stop in between, the next sync
+    // removes it as a leftover.
+    const removeOld = async (): Promise<void> => {
+      if (current !== undefined) await this.runtime.remove(current.id);
+    };
     let id: string;
     try {
       id = await this.runtime.createContainer({
@@ -960,7 +975,8 @@ class Agent implements NodeAgent {
       });
     } catch (error) {
       fail({ reason: 'CreateContainerError', message: errorText(error) });
-      return changed;
+      await removeOld();
+      return current !== undefined;
     }
     const before = { seen: memory.seen, restartCount: memory.restartCount };
     memory.seen = true;
@@ -973,10 +989,11 @@ class Agent implements NodeAgent {
       memory.seen = before.seen;
       memory.restartCount = before.restartCount;
       fail({ reason: 'RunContainerError', message: errorText(error) });
-      await this.runtime.remove(id);
+      await Promise.all([this.runtime.remove(id), removeOld()]);
       return true;
     }
     memory.failure = undefined;
+    await removeOld();
     return true;
   }
 
