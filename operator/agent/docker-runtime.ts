@@ -504,7 +504,8 @@ async function containerConfig(
     StopTimeout: grace,
     HostConfig: {
       NetworkMode: `container:${sandbox.id}`,
-      IpcMode: `container:${sandbox.id}`,
+      // The sandbox's IPC namespace, or the host's directly (a host IPC cannot be joined).
+      IpcMode: pod.spec.hostIPC === true ? 'host' : `container:${sandbox.id}`,
       RestartPolicy: { Name: 'no' },
       Mounts: await mounts(pod, spec, request),
       ...resourceLimits(pod, spec),

@@ -416,8 +416,8 @@ describe('pod and container settings', () => {
     }
   });
 
-  it('hostNetwork: the pod gets the host IP and no port bindings of its own', async () => {
-    const pod = makePod(uniqueTestName('hostnet'), [{}], { hostNetwork: true });
+  it('hostNetwork and hostIPC: the pod gets the host IP and the host IPC namespace', async () => {
+    const pod = makePod(uniqueTestName('hostnet'), [{}], { hostNetwork: true, hostIPC: true });
     try {
       const { sandbox, ids } = await runPod(pod);
       const inspected = await docker().getContainer(sandbox.id).inspect();
@@ -425,6 +425,10 @@ describe('pod and container settings', () => {
       expect(sandbox.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
       const links = (await sh(ids[0] as string, 'ip -4 addr')).output;
       expect(links).toContain(sandbox.ip);
+      const container = await docker()
+        .getContainer(ids[0] as string)
+        .inspect();
+      expect(container.HostConfig.IpcMode).toBe('host');
     } finally {
       await removePod(node, pod.metadata.name ?? '');
     }
