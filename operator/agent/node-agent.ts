@@ -97,6 +97,8 @@ export interface NodeAgentOptions {
   orphanGraceSeconds?: number;
   /** Delay that gathers status changes into one onChange call. @default 50 */
   changeDebounceMs?: number;
+  /** How long stop() waits for syncs under way. @default 5000 */
+  stopTimeoutMs?: number;
 }
 
 const DEFAULT_GRACE_SECONDS = 30;
@@ -238,6 +240,7 @@ class Agent implements NodeAgent {
   private readonly volumeEngine: VolumeEngine;
   private readonly orphanGraceSeconds: number;
   private readonly changeDebounceMs: number;
+  private readonly stopTimeoutMs: number;
 
   private readonly workers = new Map<string, PodWorker>();
   private readonly listeners = new Set<() => void>();
@@ -265,6 +268,7 @@ class Agent implements NodeAgent {
       (isVolumeEngine(options.runtime) ? options.runtime : NO_VOLUME_ENGINE);
     this.orphanGraceSeconds = options.orphanGraceSeconds ?? DEFAULT_GRACE_SECONDS;
     this.changeDebounceMs = options.changeDebounceMs ?? 50;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
   }
 
   // ---- the contract ----
@@ -407,7 +411,16 @@ class Agent implements NodeAgent {
       if (worker.busy !== undefined) running.push(worker.busy);
     }
     if (this.relisting !== undefined) running.push(this.relisting);
-    await Promise.allSettled(running);
+    // Syncs under way finish their current engine call (a graceful stop may take a pod's whole
+    // grace period): wait for them, but not past stopTimeoutMs.
+    let cancelTimeout: (() => void) | undefined;
+    await Promise.race([
+      Promise.allSettled(running),
+      new Promise<void>((resolve) => {
+        cancelTimeout = this.clock.setTimer(resolve, this.stopTimeoutMs);
+      }),
+    ]);
+    cancelTimeout?.();
   }
 
   // ---- waking ----

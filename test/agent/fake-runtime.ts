@@ -47,6 +47,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly exitOnStart = new Map<string, number>();
   /** Start of a container of this name fails with the message (left created, as Docker does). */
   readonly startErrors = new Map<string, string>();
+  /** Stops of containers of these names never return (an engine stuck in a stop). */
+  readonly hangingStops = new Set<string>();
   /** When set, list fails with it (an engine that does not answer). */
   listError: Error | undefined;
   private readonly subscribers = new Set<{
@@ -245,6 +247,9 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.push(`stop ${containerId} ${graceSeconds}`);
     const container = this.containers.get(containerId);
     if (container === undefined || container.state !== 'running') return;
+    if (this.hangingStops.has(container.labels[LABELS.containerName] ?? '')) {
+      return new Promise<void>(() => undefined);
+    }
     this.exit(containerId, 137);
   }
 

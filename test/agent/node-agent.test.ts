@@ -538,6 +538,25 @@ describe('node agent with a fake runtime', () => {
     expect(runtime.calls).toContain(`stop ${first.id} 5`);
   });
 
+  it('stops within stopTimeoutMs even when a pod stop hangs in the engine', async () => {
+    runtime.hangingStops.add('app');
+    const agent = newAgent();
+    agent.setDesiredPods([pod('stuck')], 'v1');
+    await agent.start();
+    await until(() => runningOf('stuck'), 'running');
+    agent.setDesiredPods([], 'v2');
+    await until(() => runtime.calls.some((c) => c.startsWith('stop ')), 'the stop under way');
+    let stopped = false;
+    const stopping = agent.stop().then(() => {
+      stopped = true;
+    });
+    await settle();
+    expect(stopped).toBe(false);
+    clock.advance(5_000);
+    await stopping;
+    expect(stopped).toBe(true);
+  });
+
   it('calls onChange when a status changes, debounced', async () => {
     const agent = newAgent();
     let calls = 0;
