@@ -72,9 +72,22 @@ export function resolveContainerEnv(
 ): EnvResult {
   const values = new Map<string, string>();
   for (const [name, value] of Object.entries(extraEnv)) values.set(name, value);
+  // envFrom comes before env in Kubernetes; berth has no ConfigMap or Secret to read, so
+  // only optional sources (which Kubernetes skips when missing) are acceptable.
+  for (const source of container.envFrom ?? []) {
+    const reference = source.configMapRef ?? source.secretRef;
+    if (reference?.optional === true) continue;
+    const kind = source.configMapRef !== undefined ? 'configMapRef' : 'secretRef';
+    return {
+      ok: false,
+      message: `envFrom ${kind} ${reference?.name ?? ''} of container ${container.name} is not supported (berth has no ConfigMap or Secret objects)`,
+    };
+  }
   for (const variable of container.env ?? []) {
     const resolved = resolveEnvVar(pod, container, variable, context, values);
     if (!resolved.ok) return resolved;
+    // An optional reference to a missing source leaves the variable unset, as in Kubernetes.
+    if (resolved.value === undefined) continue;
     // Re-setting a name moves it nowhere: Map keeps first insertion order, as Kubernetes'
     // list keeps the first position of a repeated name and the last value.
     values.set(variable.name, resolved.value);
@@ -82,7 +95,8 @@ export function resolveContainerEnv(
   return { ok: true, env: [...values.entries()] };
 }
 
-type ValueResult = { ok: true; value: string } | { ok: false; message: string };
+/** value undefined: the variable is left out (an optional reference to nothing). */
+type ValueResult = { ok: true; value: string | undefined } | { ok: false; message: string };
 
 function resolveEnvVar(
   pod: Pod,
@@ -119,6 +133,9 @@ function resolveEnvVar(
       };
     }
     return resourceFieldValue(target, ref.resource, ref.divisor, context, where);
+  }
+  if (source.configMapKeyRef?.optional === true || source.secretKeyRef?.optional === true) {
+    return { ok: true, value: undefined };
   }
   if (source.configMapKeyRef !== undefined) {
     return {

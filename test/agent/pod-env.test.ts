@@ -169,6 +169,30 @@ describe('resolveContainerEnv', () => {
   });
 });
 
+describe('references to objects berth does not have', () => {
+  it('leaves out variables with an optional configMap or secret reference', () => {
+    const result = envOf({
+      env: [
+        { name: 'A', value: 'a' },
+        { name: 'OPT', valueFrom: { secretKeyRef: { name: 's', key: 'k', optional: true } } },
+        { name: 'OPT2', valueFrom: { configMapKeyRef: { name: 'c', key: 'k', optional: true } } },
+      ],
+      envFrom: [{ configMapRef: { name: 'c', optional: true } }],
+    });
+    expect(result).toEqual({ ok: true, env: [['A', 'a']] });
+  });
+
+  it('refuses envFrom of a required config map or secret', () => {
+    for (const envFrom of [[{ configMapRef: { name: 'c' } }], [{ secretRef: { name: 's' } }]]) {
+      const result = envOf({ envFrom });
+      expect(result.ok).toBe(false);
+      expect(!result.ok && result.message).toMatch(
+        /envFrom (configMapRef c|secretRef s) of container app/,
+      );
+    }
+  });
+});
+
 describe('resolveCommandLine', () => {
   const env: [string, string][] = [['NAME', 'world']];
 
