@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../model/errors.js';
-import type { Container, Pod } from '../model/generated/types.js';
+import type { Container, Pod, Probe } from '../model/generated/types.js';
 import { retryDelayMs } from './lifecycle/backoff.js';
 import { type Clock, systemClock } from './lifecycle/clock.js';
 import {
@@ -1071,7 +1071,13 @@ class Agent implements NodeAgent {
   private syncProbes(worker: PodWorker, pod: Pod, containers: readonly ObservedContainer[]): void {
     const live = new Set<string>();
     for (const container of pod.spec.containers) {
-      if (container.livenessProbe === undefined && container.readinessProbe === undefined) continue;
+      if (
+        container.livenessProbe === undefined &&
+        container.readinessProbe === undefined &&
+        container.startupProbe === undefined
+      ) {
+        continue;
+      }
       const current = containers
         .filter((c) => c.containerName === container.name && c.state === 'running')
         .sort(newestFirst)[0];
@@ -1101,25 +1107,33 @@ class Agent implements NodeAgent {
     };
     worker.probes.set(current.id, runner);
     const startedMs = current.startedAt === undefined ? Number.NaN : Date.parse(current.startedAt);
-    const kinds: [ProbeKind, Container['livenessProbe']][] = [
-      ['liveness', container.livenessProbe],
-      ['readiness', container.readinessProbe],
-    ];
-    for (const [kind, probe] of kinds) {
-      if (probe === undefined) continue;
+    const kill = async (probe: Probe): Promise<void> => {
+      // A failed liveness or startup probe: the container is stopped, and its exit is then
+      // handled by the restart policy like any other.
+      this.disposeProbes(runner);
+      const grace =
+        probe.terminationGracePeriodSeconds ??
+        pod.spec.terminationGracePeriodSeconds ??
+        DEFAULT_GRACE_SECONDS;
+      try {
+        await this.runtime.stop(current.id, grace);
+      } finally {
+        this.kick(worker);
+      }
+    };
+    const run = (kind: ProbeKind, probe: Probe, onPassed?: () => void): void => {
       const settings = probeSettings(probe);
       runner.counters.set(kind, initialProbeCounter(kind));
       const sinceStart = Number.isFinite(startedMs) ? Math.max(0, this.clock.now() - startedMs) : 0;
       const firstDelay = Math.max(0, settings.initialDelayMs - sinceStart);
       const tick = async (): Promise<void> => {
         if (runner.disposed) return;
-        const sandbox = worker.sandbox;
         const outcome = await runProbe(
           probe,
           {
             runtime: this.runtime,
             containerId: current.id,
-            podIp: sandbox?.ip ?? '127.0.0.1',
+            podIp: worker.sandbox?.ip ?? '127.0.0.1',
             container,
           },
           settings.timeoutMs,
@@ -1128,25 +1142,31 @@ class Agent implements NodeAgent {
         const before = runner.counters.get(kind)!;
         const after = recordProbeResult(before, outcome.ok, settings, outcome.message);
         runner.counters.set(kind, after);
-        if (kind === 'liveness' && !after.passing) {
-          // Liveness failed: kill it; the exit is then handled by the restart policy.
-          this.disposeProbes(runner);
-          const grace =
-            probe.terminationGracePeriodSeconds ??
-            pod.spec.terminationGracePeriodSeconds ??
-            DEFAULT_GRACE_SECONDS;
-          try {
-            await this.runtime.stop(current.id, grace);
-          } finally {
-            this.kick(worker);
-          }
+        const failed =
+          kind === 'liveness'
+            ? !after.passing
+            : kind === 'startup' && after.failures >= settings.failureThreshold;
+        if (failed) {
+          await kill(probe);
           return;
         }
         if (before.passing !== after.passing && worker.pod !== undefined) this.publish(worker);
+        if (kind === 'startup' && after.passing) {
+          // Started: the startup probe is done, the others begin.
+          onPassed?.();
+          return;
+        }
         this.scheduleProbe(runner, tick, settings.periodMs);
       };
       this.scheduleProbe(runner, tick, firstDelay);
-    }
+    };
+    const others = (): void => {
+      if (container.livenessProbe !== undefined) run('liveness', container.livenessProbe);
+      if (container.readinessProbe !== undefined) run('readiness', container.readinessProbe);
+    };
+    // With a startup probe, liveness and readiness wait until it has passed, as in Kubernetes.
+    if (container.startupProbe !== undefined) run('startup', container.startupProbe, others);
+    else others();
   }
 
   private scheduleProbe(runner: ProbeRunner, tick: () => Promise<void>, delayMs: number): void {
@@ -1188,6 +1208,8 @@ class Agent implements NodeAgent {
         .sort(newestFirst)[0];
       const runner = current === undefined ? undefined : worker.probes.get(current.id);
       const readiness = runner?.counters.get('readiness');
+      const started =
+        container.startupProbe === undefined || (runner?.counters.get('startup')?.passing ?? false);
       let waiting = memory?.waiting;
       if (waiting === undefined && current === undefined && worker.podFailure !== undefined) {
         waiting = { reason: 'ContainerCreating', message: worker.podFailure.message };
@@ -1204,7 +1226,8 @@ class Agent implements NodeAgent {
         image: container.image,
         current,
         waiting,
-        ready: container.readinessProbe === undefined ? true : (readiness?.passing ?? false),
+        ready: started && (container.readinessProbe === undefined || (readiness?.passing ?? false)),
+        started,
         restartCount:
           current !== undefined ? observedRestartCount(current) : (memory?.restartCount ?? 0),
         lastTerminated,

@@ -538,6 +538,59 @@ describe('node agent with a fake runtime', () => {
     expect(runtime.calls).toContain(`stop ${first.id} 5`);
   });
 
+  it('holds liveness and readiness until the startup probe passes, and kills on its failure', async () => {
+    runtime.execResults.set('started', 1);
+    const agent = newAgent();
+    agent.setDesiredPods(
+      [
+        pod(
+          'slow',
+          {},
+          {
+            startupProbe: { exec: { command: ['started'] }, periodSeconds: 1, failureThreshold: 5 },
+            readinessProbe: { exec: { command: ['ready'] }, periodSeconds: 1 },
+          },
+        ),
+        pod(
+          'never-starts',
+          {},
+          {
+            startupProbe: { exec: { command: ['started'] }, periodSeconds: 1, failureThreshold: 2 },
+          },
+        ),
+      ],
+      'v1',
+    );
+    await agent.start();
+    const slow = await until(() => runningOf('slow'), 'slow running');
+    const stuck = await until(() => runningOf('never-starts'), 'never-starts running');
+    await until(() => statusOf(agent, 'slow')?.phase === 'Running', 'phase Running');
+    for (let i = 0; i < 2; i++) {
+      clock.advance(1_000);
+      await settle();
+    }
+    expect(containerState(agent, 'slow')).toMatchObject({ started: false, ready: false });
+    expect(runtime.calls.some((c) => c === `exec ${slow.id} ready`)).toBe(false);
+    // Two startup failures in a row kill the other pod's container; it comes back as a restart.
+    const restarted = await until(() => {
+      const c = runningOf('never-starts');
+      return c !== undefined && c.id !== stuck.id && c;
+    }, 'restart after the startup probe failed');
+    expect(restarted.labels[LABELS.restartCount]).toBe('1');
+
+    runtime.execResults.set('started', 0);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1_000);
+      await settle();
+    }
+    await until(
+      () => containerState(agent, 'slow')?.ready === true,
+      'ready after startup and readiness',
+    );
+    expect(containerState(agent, 'slow')?.started).toBe(true);
+    expect(runningOf('slow')?.id).toBe(slow.id);
+  });
+
   it('stops within stopTimeoutMs even when a pod stop hangs in the engine', async () => {
     runtime.hangingStops.add('app');
     const agent = newAgent();

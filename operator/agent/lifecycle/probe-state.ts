@@ -30,13 +30,16 @@ export function probeSettings(probe: Probe): ProbeSettings {
   };
 }
 
-export type ProbeKind = 'liveness' | 'readiness';
+export type ProbeKind = 'liveness' | 'readiness' | 'startup';
 
 /** Consecutive results of one probe on one container, and what they add up to. */
 export interface ProbeCounter {
   readonly successes: number;
   readonly failures: number;
-  /** Liveness starts passing (a container is alive until shown otherwise); readiness starts failing. */
+  /**
+   * Liveness starts passing (a container is alive until shown otherwise); readiness and
+   * startup start failing.
+   */
   readonly passing: boolean;
   readonly lastMessage: string | undefined;
 }

@@ -20,6 +20,8 @@ export interface ContainerView {
   readonly waiting: ContainerStateWaiting | undefined;
   /** From probes: running and (no readiness probe, or the probe passes). */
   readonly ready: boolean;
+  /** From the startup probe: false until it passes. @default true */
+  readonly started?: boolean;
   readonly restartCount: number;
   /** How the previous container of this name ended, if the agent saw it. */
   readonly lastTerminated: ContainerStateTerminated | undefined;
@@ -80,7 +82,7 @@ export function containerStatus(view: ContainerView): ContainerStatusReport {
     restartCount: view.restartCount,
     image: view.image,
     ...(view.current !== undefined ? { containerID: `docker://${view.current.id}` } : {}),
-    started: state.running !== undefined,
+    started: state.running !== undefined && (view.started ?? true),
   };
 }
 
