@@ -29,7 +29,12 @@ import {
   type RestartPolicy,
 } from './lifecycle/restart.js';
 import { podUid, sandboxHash, sandboxPartOf, specHash } from './lifecycle/spec-hash.js';
-import { type ContainerView, computePodStatus, terminatedState } from './lifecycle/status.js';
+import {
+  type ContainerView,
+  computePodStatus,
+  terminatedState,
+  withTransitionTimes,
+} from './lifecycle/status.js';
 import type {
   ContainerStateTerminated,
   ContainerStateWaiting,
@@ -1254,7 +1259,11 @@ class Agent implements NodeAgent {
   private publish(worker: PodWorker): void {
     const pod = worker.pod;
     if (pod === undefined) return;
-    const status = this.computeStatus(worker, pod);
+    const status = withTransitionTimes(
+      this.computeStatus(worker, pod),
+      worker.status,
+      new Date(this.clock.now()).toISOString(),
+    );
     const json = JSON.stringify(status);
     worker.status = status;
     if (json === worker.statusJson) return;

@@ -196,3 +196,23 @@ export function computePodStatus(input: PodStatusInput): PodStatusReport {
     ...(initContainerStatuses.length > 0 ? { initContainerStatuses } : {}),
   };
 }
+
+/**
+ * Stamps each condition with the time its status last changed: kept from `previous` while
+ * the status stays, `nowIso` when it flips (or first appears).
+ */
+export function withTransitionTimes(
+  next: PodStatusReport,
+  previous: PodStatusReport | undefined,
+  nowIso: string,
+): PodStatusReport {
+  const conditions = next.conditions.map((condition) => {
+    const before = previous?.conditions.find((c) => c.type === condition.type);
+    const lastTransitionTime =
+      before !== undefined && before.status === condition.status && before.lastTransitionTime
+        ? before.lastTransitionTime
+        : nowIso;
+    return { ...condition, lastTransitionTime };
+  });
+  return { ...next, conditions };
+}

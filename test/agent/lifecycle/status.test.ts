@@ -5,6 +5,7 @@ import {
   computePodStatus,
   podPhase,
   terminatedState,
+  withTransitionTimes,
 } from '../../../operator/agent/lifecycle/status.js';
 import type { ContainerStatusReport } from '../../../operator/agent/lifecycle/status-types.js';
 import type { ObservedContainer } from '../../../operator/agent/runtime.js';
@@ -227,5 +228,34 @@ describe('init containers', () => {
       startTime: undefined,
     });
     expect(status.initContainerStatuses).toBeUndefined();
+  });
+});
+
+describe('withTransitionTimes', () => {
+  it('keeps the time of a condition that did not change and stamps one that flipped', () => {
+    const input = {
+      restartPolicy: 'Always' as const,
+      podIP: undefined,
+      hostIP: undefined,
+      startTime: undefined,
+    };
+    const first = withTransitionTimes(
+      computePodStatus({ ...input, containers: [view({})] }),
+      undefined,
+      'T1',
+    );
+    expect(first.conditions.map((c) => c.lastTransitionTime)).toEqual(['T1', 'T1', 'T1', 'T1']);
+    const second = withTransitionTimes(
+      computePodStatus({ ...input, containers: [view({ current: running })] }),
+      first,
+      'T2',
+    );
+    const times = Object.fromEntries(second.conditions.map((c) => [c.type, c.lastTransitionTime]));
+    expect(times).toEqual({
+      PodScheduled: 'T1',
+      Initialized: 'T1',
+      ContainersReady: 'T2',
+      Ready: 'T2',
+    });
   });
 });
