@@ -102,7 +102,7 @@ export interface NodeAgentOptions {
   orphanGraceSeconds?: number;
   /** Delay that gathers status changes into one onChange call. @default 50 */
   changeDebounceMs?: number;
-  /** How long stop() waits for syncs under way. @default 5000 */
+  /** How long stop() waits for syncs under way, in real time. @default 5000 */
   stopTimeoutMs?: number;
 }
 
@@ -417,15 +417,16 @@ class Agent implements NodeAgent {
     }
     if (this.relisting !== undefined) running.push(this.relisting);
     // Syncs under way finish their current engine call (a graceful stop may take a pod's whole
-    // grace period): wait for them, but not past stopTimeoutMs.
-    let cancelTimeout: (() => void) | undefined;
+    // grace period, an engine may hang): wait for them, but not past stopTimeoutMs. Real time,
+    // not the agent's clock: this bounds the process's shutdown, not a pod decision.
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled(running),
       new Promise<void>((resolve) => {
-        cancelTimeout = this.clock.setTimer(resolve, this.stopTimeoutMs);
+        timer = setTimeout(resolve, this.stopTimeoutMs);
       }),
     ]);
-    cancelTimeout?.();
+    clearTimeout(timer);
   }
 
   // ---- waking ----
