@@ -104,6 +104,12 @@ export interface NodeAgentOptions {
   changeDebounceMs?: number;
   /** How long stop() waits for syncs under way, in real time. @default 5000 */
   stopTimeoutMs?: number;
+  /**
+   * Deadline of one engine call (a stop: its grace period plus this), as the kubelet's
+   * runtime request timeout: a hung engine call fails and is retried instead of holding the
+   * pod's worker for ever. Pulls keep the runtime's own deadline. @default 120000
+   */
+  runtimeTimeoutMs?: number;
 }
 
 const DEFAULT_GRACE_SECONDS = 30;
@@ -231,6 +237,43 @@ const NO_VOLUME_ENGINE: VolumeEngine = {
   removePodVolumes: () => Promise.resolve(),
 };
 
+function deadline<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new BerthError(
+          'RUNTIME_ENGINE_FAILED',
+          `the engine did not answer ${what} within ${Math.round(ms / 1000)} s`,
+          { retry: true },
+        ),
+      );
+    }, ms);
+    timer.unref?.();
+  });
+  return Promise.race([call, expired]).finally(() => clearTimeout(timer));
+}
+
+/** The runtime with a deadline on each call the workers wait for. */
+function withDeadlines(runtime: ContainerRuntime, ms: number): ContainerRuntime {
+  return {
+    list: (node) => deadline(runtime.list(node), ms, 'list'),
+    hasImage: (image) => deadline(runtime.hasImage(image), ms, `inspect of image ${image}`),
+    pull: (image) => runtime.pull(image),
+    createSandbox: (pod, node) => deadline(runtime.createSandbox(pod, node), ms, 'sandbox create'),
+    createContainer: (request) =>
+      deadline(runtime.createContainer(request), ms, 'container create'),
+    start: (id) => deadline(runtime.start(id), ms, `start of ${id}`),
+    stop: (id, grace) => deadline(runtime.stop(id, grace), grace * 1000 + ms, `stop of ${id}`),
+    remove: (id) => deadline(runtime.remove(id), ms, `removal of ${id}`),
+    exec: (id, command, timeoutMs) =>
+      deadline(runtime.exec(id, command, timeoutMs), timeoutMs + ms, `exec in ${id}`),
+    events: (node, onEvent) => runtime.events(node, onEvent),
+    logs: (id, options) => deadline(runtime.logs(id, options), ms, `logs of ${id}`),
+    capacity: () => deadline(runtime.capacity(), ms, 'info'),
+  };
+}
+
 export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   return new Agent(options);
 }
@@ -262,7 +305,7 @@ class Agent implements NodeAgent {
   private queuedListing: Promise<ObservedContainer[]> | undefined;
 
   constructor(options: NodeAgentOptions) {
-    this.runtime = options.runtime;
+    this.runtime = withDeadlines(options.runtime, options.runtimeTimeoutMs ?? 120_000);
     this.node = options.node;
     this.dataDir = options.dataDir;
     this.clock = options.clock ?? systemClock;
@@ -614,7 +657,17 @@ class Agent implements NodeAgent {
       return;
     }
 
-    let sandbox = mine.filter((c) => c.role === 'sandbox').sort(newestFirst)[0];
+    // One sandbox per pod: a running one if there is, else the newest. Any other (a create
+    // that finished after its deadline, say) holds nothing and goes.
+    const sandboxes = mine
+      .filter((c) => c.role === 'sandbox')
+      .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'));
+    let sandbox = sandboxes[0];
+    if (sandboxes.length > 1) {
+      await this.stopAndRemove(sandboxes.slice(1), 0);
+      worker.again = true;
+      return;
+    }
     let containers = mine.filter((c) => c.role === 'container');
     // A changed sandbox part (host ports, hostname) means the whole pod is made again.
     const wantedSandboxPart = sandboxHash(pod);

@@ -49,6 +49,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly startErrors = new Map<string, string>();
   /** Stops of containers of these names never return (an engine stuck in a stop). */
   readonly hangingStops = new Set<string>();
+  /** While true, createSandbox never returns (a hung engine). */
+  hangSandboxes = false;
   /** When set, list fails with it (an engine that does not answer). */
   listError: Error | undefined;
   private readonly subscribers = new Set<{
@@ -189,6 +191,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   async createSandbox(pod: Pod, node: string): Promise<SandboxInfo> {
     this.calls.push(`createSandbox ${pod.metadata.name}`);
+    if (this.hangSandboxes) return new Promise<SandboxInfo>(() => undefined);
     for (const container of pod.spec.containers) {
       for (const port of container.ports ?? []) {
         if (port.hostPort !== undefined && this.takenHostPorts.has(port.hostPort)) {

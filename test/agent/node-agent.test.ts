@@ -64,9 +64,12 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function newAgent(node = NODE, stopTimeoutMs?: number): NodeAgent {
+function newAgent(
+  node = NODE,
+  limits: { stopTimeoutMs?: number; runtimeTimeoutMs?: number } = {},
+): NodeAgent {
   const agent = createNodeAgent({
-    ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),
+    ...limits,
     runtime,
     node,
     dataDir,
@@ -592,9 +595,29 @@ describe('node agent with a fake runtime', () => {
     expect(runningOf('slow')?.id).toBe(slow.id);
   });
 
+  it('gives up on an engine call past its deadline, shows it, and retries', async () => {
+    runtime.hangSandboxes = true;
+    const agent = newAgent(NODE, { runtimeTimeoutMs: 100, stopTimeoutMs: 200 });
+    agent.setDesiredPods([pod('hung'), pod('also')], 'v1');
+    await agent.start();
+    const status = await until(
+      () => statusOf(agent, 'hung')?.reason === 'FailedCreatePodSandBox' && statusOf(agent, 'hung'),
+      'the deadline in status',
+    );
+    expect(status.message).toContain('did not answer');
+    await until(() => statusOf(agent, 'also')?.reason === 'FailedCreatePodSandBox', 'both failed');
+    runtime.hangSandboxes = false;
+    clock.advance(1_000);
+    await until(
+      () => statusOf(agent, 'hung')?.phase === 'Running',
+      'running once the engine answers',
+    );
+    await until(() => statusOf(agent, 'also')?.phase === 'Running', 'the other pod too');
+  });
+
   it('stops within stopTimeoutMs even when a pod stop hangs in the engine', async () => {
     runtime.hangingStops.add('app');
-    const agent = newAgent(NODE, 200);
+    const agent = newAgent(NODE, { stopTimeoutMs: 200 });
     agent.setDesiredPods([pod('stuck')], 'v1');
     await agent.start();
     await until(() => runningOf('stuck'), 'running');
