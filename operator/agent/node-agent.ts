@@ -363,7 +363,13 @@ class Agent implements NodeAgent {
         name: worker.name,
         uid: pod.metadata.uid!,
         // Before its first sync a pod has no status of its own: all containers are being created.
-        status: worker.status ?? this.computeStatus(worker, pod, []),
+        status:
+          worker.status ??
+          withTransitionTimes(
+            this.computeStatus(worker, pod, []),
+            undefined,
+            new Date(this.clock.now()).toISOString(),
+          ),
       });
     }
     return reports.sort((a, b) =>
