@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerRuntime, type DockerRuntime } from '../../operator/agent/docker-runtime.js';
+import { type Clock, ManualClock } from '../../operator/agent/lifecycle/clock.js';
 import { podUid } from '../../operator/agent/lifecycle/spec-hash.js';
 import type {
   ContainerStatusReport,
@@ -58,8 +59,9 @@ afterAll(async () => {
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 
-function newAgent(node = nodeA): NodeAgent {
+function newAgent(node = nodeA, clock?: Clock): NodeAgent {
   const agent = createNodeAgent({
+    ...(clock !== undefined ? { clock } : {}),
     runtime,
     node,
     dataDir,
@@ -250,6 +252,58 @@ describe('node agent on Docker', () => {
     expect(status?.restartCount).toBe(1);
     expect(status?.lastState.terminated?.exitCode).toBe(3);
     expect(statusOf(agent, 'crashy')?.phase).toBe('Running');
+  });
+
+  it('follows the CrashLoopBackOff schedule on a clock the test moves: at once, then 10 s, then 20 s', async () => {
+    const clock = new ManualClock(Date.now());
+    const agent = newAgent(nodeA, clock);
+    agent.setDesiredPods([makePod('crashloop', [{ command: ['sh', '-c', 'exit 1'] }])], 'v1');
+    await agent.start();
+    const waitingWith = (restarts: number) =>
+      until(() => {
+        const status = containerOf(agent, 'crashloop');
+        return (
+          status?.state.waiting?.reason === 'CrashLoopBackOff' && status.restartCount === restarts
+        );
+      }, `CrashLoopBackOff after ${restarts} restarts`);
+    // The first exit restarts at once; the second one waits.
+    await waitingWith(1);
+    const engineContainers = async () =>
+      (await runtime.list(nodeA)).filter(
+        (c) => c.podName === 'crashloop' && c.role === 'container',
+      );
+    clock.advance(9_000);
+    expect((await engineContainers()).map((c) => c.labels['io.berth.restart-count'])).toEqual([
+      '1',
+    ]);
+    clock.advance(1_000);
+    await waitingWith(2);
+    clock.advance(19_000);
+    expect((await engineContainers()).map((c) => c.labels['io.berth.restart-count'])).toEqual([
+      '2',
+    ]);
+    clock.advance(1_000);
+    await waitingWith(3);
+  });
+
+  it('never asks a registry for an IfNotPresent image it has, and says ErrImageNeverPull for Never', async () => {
+    const agent = newAgent();
+    agent.setDesiredPods(
+      [
+        makePod('local', [{ imagePullPolicy: 'IfNotPresent' }]),
+        makePod('never', [{ image: 'berth-test/not-here:1', imagePullPolicy: 'Never' }]),
+      ],
+      'v1',
+    );
+    await agent.start();
+    await until(() => isReady(statusOf(agent, 'local')), 'local image used');
+    const never = await until(
+      () =>
+        containerOf(agent, 'never')?.state.waiting?.reason === 'ErrImageNeverPull' &&
+        containerOf(agent, 'never'),
+      'ErrImageNeverPull',
+    );
+    expect(never.state.waiting?.message).toContain('berth-test/not-here:1');
   });
 
   it('restarts a container whose liveness exec fails', async () => {
