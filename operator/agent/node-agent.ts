@@ -409,6 +409,13 @@ class Agent implements NodeAgent {
       }
       name = names[0]!;
     }
+    const initNames = (spec.spec.initContainers ?? []).map((c) => c.name);
+    if (!names.includes(name) && !initNames.includes(name)) {
+      throw new BerthError(
+        'AGENT_CONTAINER_NOT_FOUND',
+        `container ${name} is not valid for pod ${pod}, choose one of: [${[...initNames, ...names].join(' ')}]`,
+      );
+    }
     const observed = (await this.observe())
       .filter(
         (c) =>

@@ -662,6 +662,7 @@ describe('node agent with a fake runtime', () => {
     );
     await expect(agent.logs('default', 'web', 'nope', { follow: false })).rejects.toMatchObject({
       code: 'AGENT_CONTAINER_NOT_FOUND',
+      message: 'container nope is not valid for pod web, choose one of: [app]',
     });
     expect(await agent.capacity()).toEqual({ cpu: 4, memoryBytes: 8 * 1024 ** 3 });
   });
