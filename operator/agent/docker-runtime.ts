@@ -42,6 +42,11 @@ export interface DockerRuntimeOptions {
   readonly pullTimeoutMs?: number;
   /** Static busybox the pause image is made from. @default /bin/busybox */
   readonly busyboxPath?: string;
+  /**
+   * Deadline of one engine call (list, inspect, create, start, remove...): a hung dockerd
+   * fails calls instead of hanging the agent. stop adds the grace to it. @default 60000
+   */
+  readonly callTimeoutMs?: number;
 }
 
 /** The runtime port plus the engine sides of volumes and helper images. */
@@ -69,13 +74,18 @@ const CONTAINER_STATES = new Set([
 
 export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerRuntime {
   const docker = new Dockerode(connectionOptions(options.socketPath));
+  const callTimeoutMs = options.callTimeoutMs ?? 60_000;
+  /** dockerode takes the signal next to the call's options and aborts the HTTP request. */
+  const deadline = (extraMs = 0) => ({ abortSignal: AbortSignal.timeout(callTimeoutMs + extraMs) });
+  /** For the calls whose dockerode method forwards no signal: the answer stops being awaited. */
+  const race = <T>(call: Promise<T>): Promise<T> => withDeadline(call, callTimeoutMs);
   let pauseReady: Promise<void> | undefined;
   let hostIP: Promise<string> | undefined;
 
   const importer: ImageImporter = {
     async imageComment(name) {
       try {
-        return (await docker.getImage(name).inspect()).Comment;
+        return (await race(docker.getImage(name).inspect())).Comment;
       } catch (error) {
         if (statusCode(error) === 404) return undefined;
         throw engineError(`inspecting image ${name}`, error);
@@ -114,9 +124,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
   function resolveHostIP(): Promise<string> {
     if (options.hostIP !== undefined) return Promise.resolve(options.hostIP);
-    hostIP ??= docker
-      .getNetwork('bridge')
-      .inspect()
+    hostIP ??= race(docker.getNetwork('bridge').inspect())
       .then(
         (network: { IPAM?: { Config?: { Gateway?: string }[] } }) =>
           network.IPAM?.Config?.find((config) => config.Gateway)?.Gateway ?? '127.0.0.1',
@@ -131,7 +139,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
   async function inspectObserved(id: string): Promise<ObservedContainer | undefined> {
     let info: Dockerode.ContainerInspectInfo;
     try {
-      info = await docker.getContainer(id).inspect();
+      info = await docker.getContainer(id).inspect(deadline());
     } catch (error) {
       // Removed between list and inspect: it is simply not there any more.
       if (statusCode(error) === 404) return undefined;
@@ -157,6 +165,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
         summaries = await docker.listContainers({
           all: true,
           filters: { label: [`${LABELS.node}=${node}`, `${LABELS.owner}=${OWNER}`] },
+          ...deadline(),
         });
       } catch (error) {
         throw engineError('listing containers', error);
@@ -169,7 +178,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
     async hasImage(image) {
       try {
-        await docker.getImage(image).inspect();
+        await race(docker.getImage(image).inspect());
         return true;
       } catch (error) {
         if (statusCode(error) === 404) return false;
@@ -189,19 +198,19 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
       try {
         let container: Dockerode.Container;
         try {
-          container = await docker.createContainer(create);
+          container = await docker.createContainer({ ...create, ...deadline() });
         } catch (error) {
           if (statusCode(error) !== 404) throw error;
           // The pause image went away after this runtime made it (an image prune): again.
           pauseReady = undefined;
           await ensurePauseImage();
-          container = await docker.createContainer(create);
+          container = await docker.createContainer({ ...create, ...deadline() });
         }
         id = container.id;
-        await container.start();
+        await container.start(deadline());
         // A host-network pod's IP is the host's, as in Kubernetes.
         if (hostNetwork) return { id, ip: await resolveHostIP() };
-        const info = await container.inspect();
+        const info = await container.inspect(deadline());
         const ip = info.NetworkSettings.Networks.bridge?.IPAddress ?? '';
         if (ip === '') throw new Error('the sandbox has no IP on the default bridge');
         return { id, ip };
@@ -219,13 +228,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
     async createContainer(request) {
       const create = await containerConfig(request, await resolveHostIP(), async (image) => {
         try {
-          return (await docker.getImage(image).inspect()).Config.User ?? '';
+          return (await race(docker.getImage(image).inspect())).Config.User ?? '';
         } catch (error) {
           throw engineError(`inspecting image ${image}`, error);
         }
       });
       try {
-        const container = await docker.createContainer(create);
+        const container = await docker.createContainer({ ...create, ...deadline() });
         return container.id;
       } catch (error) {
         const spec = request.pod.spec.containers[request.containerIndex];
@@ -235,7 +244,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
     async start(containerId) {
       try {
-        await docker.getContainer(containerId).start();
+        await docker.getContainer(containerId).start(deadline());
       } catch (error) {
         // 304: already running.
         if (statusCode(error) === 304) return;
@@ -246,7 +255,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
     async stop(containerId, graceSeconds) {
       try {
         // Docker's stop sends the stop signal (SIGTERM), waits t seconds, then SIGKILLs.
-        await docker.getContainer(containerId).stop({ t: Math.max(0, Math.ceil(graceSeconds)) });
+        const seconds = Math.max(0, Math.ceil(graceSeconds));
+        await docker.getContainer(containerId).stop({ t: seconds, ...deadline(seconds * 1000) });
       } catch (error) {
         const status = statusCode(error);
         if (status === 304 || status === 404) return;
@@ -256,7 +266,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
     async remove(containerId) {
       try {
-        await docker.getContainer(containerId).remove({ force: true, v: true });
+        await docker.getContainer(containerId).remove({ force: true, v: true, ...deadline() });
       } catch (error) {
         const status = statusCode(error);
         // 409: a removal is already in progress.
@@ -277,7 +287,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
       const container = docker.getContainer(containerId);
       let tty: boolean;
       try {
-        tty = (await container.inspect()).Config.Tty;
+        tty = (await container.inspect(deadline())).Config.Tty;
       } catch (error) {
         throw engineError(`logs of ${containerId}`, error);
       }
@@ -303,7 +313,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
     async capacity() {
       try {
-        const info = await docker.info();
+        const info = await race(docker.info());
         return { cpu: Number(info.NCPU), memoryBytes: Number(info.MemTotal) };
       } catch (error) {
         throw engineError('docker info', error);
@@ -323,6 +333,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
             [LABELS.node]: request.node,
             [LABELS.owner]: OWNER,
           },
+          ...deadline(),
         });
       } catch (error) {
         throw engineError(`creating volume ${request.name}`, error);
@@ -334,13 +345,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
       try {
         listed = await docker.listVolumes({
           filters: { label: [`${LABELS.podUid}=${podUid}`, `${LABELS.node}=${node}`] },
+          ...deadline(),
         });
       } catch (error) {
         throw engineError('listing volumes', error);
       }
       for (const volume of listed.Volumes ?? []) {
         try {
-          await docker.getVolume(volume.Name).remove();
+          await docker.getVolume(volume.Name).remove(deadline());
         } catch (error) {
           if (statusCode(error) !== 404) throw engineError(`removing volume ${volume.Name}`, error);
         }
@@ -736,10 +748,14 @@ async function execIn(
   let exec: Dockerode.Exec;
   let stream: NodeJS.ReadWriteStream;
   try {
-    exec = await docker
-      .getContainer(containerId)
-      .exec({ Cmd: [...command], AttachStdout: true, AttachStderr: true, Tty: false });
-    stream = await exec.start({ hijack: true, stdin: false });
+    // A hung engine fails the exec at its own timeout, like a command that hangs.
+    exec = await withDeadline(
+      docker
+        .getContainer(containerId)
+        .exec({ Cmd: [...command], AttachStdout: true, AttachStderr: true, Tty: false }),
+      timeoutMs,
+    );
+    stream = await withDeadline(exec.start({ hijack: true, stdin: false }), timeoutMs);
   } catch (error) {
     throw engineError(`exec in ${containerId}`, error);
   }
@@ -943,6 +959,10 @@ function statusCode(error: unknown): number | undefined {
 /** Docker's own message when the engine sent one (`{"message": ...}`), else the error's text. */
 export function engineMessage(error: unknown): string {
   if (typeof error === 'object' && error !== null) {
+    const name = (error as { name?: unknown }).name;
+    if (name === 'AbortError' || name === 'TimeoutError') {
+      return 'the engine did not answer in time (call abandoned)';
+    }
     const json = (error as { json?: unknown }).json;
     if (typeof json === 'object' && json !== null && 'message' in json) {
       const message = (json as { message: unknown }).message;
@@ -960,6 +980,19 @@ function engineError(what: string, error: unknown): BerthError {
     retry: true,
     cause: error,
   });
+}
+
+/** Rejects when `call` has not settled within `ms`; the call itself is not cancelled. */
+function withDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`no answer within ${ms} ms`);
+      error.name = 'TimeoutError';
+      reject(error);
+    }, ms);
+  });
+  return Promise.race([call, expired]).finally(() => clearTimeout(timer));
 }
 
 async function removeQuietly(docker: Dockerode, id: string): Promise<void> {

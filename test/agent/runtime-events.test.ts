@@ -21,6 +21,8 @@ interface SocketRelay {
   /** Ends every open connection; with `refuse`, new ones are closed at once until `allow()`. */
   cut(refuse: boolean): void;
   allow(): void;
+  /** New connections are accepted and never answered (a hung engine) until `allow()`. */
+  hold(): void;
   readonly connections: number;
   /** Connections closed at once while refusing. */
   readonly refused: number;
@@ -30,9 +32,16 @@ interface SocketRelay {
 async function startRelay(path: string, target: string): Promise<SocketRelay> {
   const open = new Set<Socket>();
   let refusing = false;
+  let holding = false;
+  const held = new Set<Socket>();
   let connections = 0;
   let refused = 0;
   const server: Server = createServer((client) => {
+    if (holding) {
+      held.add(client);
+      client.on('close', () => held.delete(client));
+      return;
+    }
     if (refusing) {
       refused += 1;
       client.destroy();
@@ -65,6 +74,12 @@ async function startRelay(path: string, target: string): Promise<SocketRelay> {
     },
     allow() {
       refusing = false;
+      holding = false;
+      for (const socket of held) socket.destroy();
+      held.clear();
+    },
+    hold() {
+      holding = true;
     },
     get connections() {
       return connections;
@@ -74,7 +89,7 @@ async function startRelay(path: string, target: string): Promise<SocketRelay> {
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const socket of open) socket.destroy();
+        for (const socket of [...open, ...held]) socket.destroy();
         server.close(() => resolve());
       }),
   };
@@ -192,5 +207,36 @@ describe('runtime events', () => {
       unsubscribe();
       unsubscribeWitness();
     }
+  });
+
+  it('fails engine calls at their deadline when the engine does not answer', async () => {
+    const impatient = createDockerRuntime({ socketPath: relay.path, callTimeoutMs: 300 });
+    relay.hold();
+    try {
+      const started = Date.now();
+      const failures = await Promise.all([
+        impatient.list(node).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+        impatient.remove('no-such-container').then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+        impatient.hasImage(TEST_IMAGE).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      ]);
+      for (const failure of failures) {
+        expect(failure).toMatchObject({ code: 'RUNTIME_ENGINE_FAILED' });
+        expect((failure as Error).message).toMatch(/did not answer in time/);
+      }
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      relay.allow();
+    }
+    // The same runtime works again once the engine answers.
+    expect(Array.isArray(await impatient.list(node))).toBe(true);
   });
 });
