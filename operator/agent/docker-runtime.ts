@@ -114,10 +114,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
   function ensurePauseImage(): Promise<void> {
     // One import per runtime at a time; a failure is forgotten so the next call retries.
     pauseReady ??= pauseImage(options.busyboxPath)
-      .then((image: HelperImage) => ensureHelperImage(importer, PAUSE_IMAGE, image))
+      .then((image: HelperImage) =>
+        // Bounded so a hung engine is not remembered as a pending import forever.
+        withDeadline(ensureHelperImage(importer, PAUSE_IMAGE, image), 2 * callTimeoutMs),
+      )
       .catch((error: unknown) => {
         pauseReady = undefined;
-        throw error;
+        throw engineError(`making ${PAUSE_IMAGE}`, error);
       });
     return pauseReady;
   }
