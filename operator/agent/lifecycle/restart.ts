@@ -1,4 +1,4 @@
-import type { ObservedContainer } from '../runtime.js';
+import { LABELS, type ObservedContainer } from '../runtime.js';
 import { type BackoffState, scheduleRestart } from './backoff.js';
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
@@ -71,7 +71,7 @@ const EXITED_STATES: ReadonlySet<ObservedContainer['state']> = new Set(['exited'
 
 /** Restart count carried in the container's label (0 when absent or unreadable). */
 export function observedRestartCount(container: ObservedContainer | undefined): number {
-  const text = container?.labels['io.berth.restart-count'];
+  const text = container?.labels[LABELS.restartCount];
   const count = text === undefined ? 0 : Number.parseInt(text, 10);
   return Number.isFinite(count) && count >= 0 ? count : 0;
 }
