@@ -41,12 +41,13 @@ import type {
   PodStatusReport,
 } from './lifecycle/status-types.js';
 import { runProbe } from './probes.js';
-import type {
-  ContainerRuntime,
-  ObservedContainer,
-  PreparedVolume,
-  RuntimeEvent,
-  SandboxInfo,
+import {
+  type ContainerRuntime,
+  LABELS,
+  type ObservedContainer,
+  type PreparedVolume,
+  type RuntimeEvent,
+  type SandboxInfo,
 } from './runtime.js';
 import { prepareVolumes, removePodVolumes, type VolumeEngine } from './volumes.js';
 
@@ -516,8 +517,8 @@ class Agent implements NodeAgent {
 
   private onEvent(event: RuntimeEvent): void {
     if (this.stopped) return;
-    const namespace = event.labels['io.berth.pod.namespace'];
-    const name = event.labels['io.berth.pod.name'];
+    const namespace = event.labels[LABELS.podNamespace];
+    const name = event.labels[LABELS.podName];
     const worker =
       namespace !== undefined && name !== undefined
         ? this.workers.get(podKey(namespace, name))
