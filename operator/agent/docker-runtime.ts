@@ -511,6 +511,7 @@ async function containerConfig(
       [LABELS.containerName]: spec.name,
       [LABELS.specHash]: request.specHash,
       [LABELS.restartCount]: String(request.restartCount),
+      [LABELS.gracePeriod]: String(grace),
     },
     Tty: spec.tty ?? false,
     OpenStdin: spec.stdin ?? false,

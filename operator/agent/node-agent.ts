@@ -170,6 +170,8 @@ interface PodWorker {
   pod: Pod | undefined;
   /** Grace period of the last spec seen, for the teardown of a pod that left the set. */
   graceSeconds: number;
+  /** False for an orphan found after a restart: its grace period comes from its labels. */
+  specSeen: boolean;
   busy: Promise<void> | undefined;
   again: boolean;
   wakeAtMs: number | undefined;
@@ -192,7 +194,8 @@ function podKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-function defaultHostIp(): string {
+/** The host's first non-loopback IPv4 address: what pods see as status.hostIP. */
+export function defaultHostIp(): string {
   for (const addresses of Object.values(networkInterfaces())) {
     for (const address of addresses ?? []) {
       if (address.family === 'IPv4' && !address.internal) return address.address;
@@ -339,6 +342,7 @@ class Agent implements NodeAgent {
         this.workers.get(key) ?? this.newWorker(pod.metadata.namespace!, pod.metadata.name!);
       const changed = JSON.stringify(worker.pod) !== JSON.stringify(pod);
       worker.pod = pod;
+      worker.specSeen = true;
       worker.graceSeconds = pod.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
       if (changed) this.kick(worker);
     }
@@ -495,6 +499,7 @@ class Agent implements NodeAgent {
       name,
       pod: undefined,
       graceSeconds: this.orphanGraceSeconds,
+      specSeen: false,
       busy: undefined,
       again: false,
       wakeAtMs: undefined,
@@ -1095,15 +1100,25 @@ class Agent implements NodeAgent {
     }
   }
 
-  /** Graceful stop of every container given (at once), then removal. */
+  /**
+   * Graceful stop of every container given (at once), then removal. `recorded` uses each
+   * container's own grace-period label: for orphans, whose spec this agent never saw.
+   */
   private async stopAndRemove(
     containers: readonly ObservedContainer[],
-    graceSeconds: number,
+    graceSeconds: number | 'recorded',
   ): Promise<void> {
     await Promise.all(
       containers.map(async (container) => {
         if (!hasExited(container) && container.state !== 'created') {
-          await this.runtime.stop(container.id, graceSeconds);
+          const recorded = Number(container.labels[LABELS.gracePeriod]);
+          const grace =
+            graceSeconds !== 'recorded'
+              ? graceSeconds
+              : Number.isInteger(recorded) && recorded >= 0
+                ? recorded
+                : this.orphanGraceSeconds;
+          await this.runtime.stop(container.id, grace);
         }
         await this.runtime.remove(container.id);
       }),
@@ -1121,7 +1136,7 @@ class Agent implements NodeAgent {
     if (worker.volumesUid !== undefined) uids.add(worker.volumesUid);
     await this.stopAndRemove(
       mine.filter((c) => c.role === 'container'),
-      worker.graceSeconds,
+      worker.specSeen ? worker.graceSeconds : 'recorded',
     );
     await this.stopAndRemove(
       mine.filter((c) => c.role === 'sandbox'),

@@ -22,6 +22,11 @@ export const LABELS = {
   owner: 'io.berth.owner',
   /** Restart count, carried across container re-creations. */
   restartCount: 'io.berth.restart-count',
+  /**
+   * The pod's terminationGracePeriodSeconds, so an agent that restarted stops an orphan as
+   * gently as its spec asked (the kubelet keeps the same on its containers).
+   */
+  gracePeriod: 'io.berth.pod.termination-grace-period',
 } as const;
 
 export type ContainerRole = 'sandbox' | 'container';

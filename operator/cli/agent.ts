@@ -75,11 +75,13 @@ export interface AgentCommandDeps {
 
 /** The real agent on the local Docker Engine, loaded when used so other commands never load dockerode. */
 async function createRealAgent(options: { node: string; dataDir: string }): Promise<ShellAgent> {
-  const [{ createNodeAgent }, { createDockerRuntime }] = await Promise.all([
+  const [{ createNodeAgent, defaultHostIp }, { createDockerRuntime }] = await Promise.all([
     import('../agent/node-agent.js'),
     import('../agent/docker-runtime.js'),
   ]);
-  return createNodeAgent({ runtime: createDockerRuntime(), ...options });
+  // One host address for both: the status the agent reports and the HOST_IP env pods get.
+  const hostIp = defaultHostIp();
+  return createNodeAgent({ runtime: createDockerRuntime({ hostIP: hostIp }), hostIp, ...options });
 }
 
 export function parseNodeLabels(text: string | undefined): Record<string, string> {

@@ -178,6 +178,50 @@ describe('berth agent on Docker', () => {
     expect(after.find((c) => c.id === running.id)?.state).toBe('running');
   });
 
+  it('after SIGKILL, a new agent adopts every container as it is and follows what changed meanwhile', async () => {
+    // The first test left `sleeper` running under this node; add `keeper` beside it.
+    await fsp.writeFile(path.join(dir, 'manifests', 'keeper.yaml'), sleeperYaml('keeper'));
+    const args = [
+      '--manifests',
+      path.join(dir, 'manifests'),
+      '--name',
+      node,
+      '--data-dir',
+      path.join(dir, 'data'),
+      '--listen',
+      'off',
+    ];
+    child = startAgent(args);
+    const keeper = await waitFor(
+      async () =>
+        (await nodeContainers()).find(
+          (c) => c.name === 'keeper/main/container' && c.state === 'running',
+        ),
+      `keeper to run (stderr: ${stderr})`,
+      30_000,
+    );
+    const startedAt = (await docker().getContainer(keeper.id).inspect()).State.StartedAt;
+    child.kill('SIGKILL');
+    expect(await exited(child)).toBe(null);
+
+    // While no agent runs, `sleeper` leaves the desired set.
+    await fsp.rm(path.join(dir, 'manifests', 'sleeper.yaml'));
+    child = startAgent(args);
+    await waitFor(
+      async () => !(await nodeContainers()).some((c) => c.name.startsWith('sleeper/')),
+      `sleeper removed by the new agent (stderr: ${stderr})`,
+      30_000,
+    );
+    const keeperNow = await docker().getContainer(keeper.id).inspect();
+    expect(keeperNow.State.Running).toBe(true);
+    expect(keeperNow.State.StartedAt).toBe(startedAt);
+    expect(
+      (await nodeContainers()).filter((c) => c.name === 'keeper/main/container').map((c) => c.id),
+    ).toEqual([keeper.id]);
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+
   it('attached to an operator: runs what it assigns and reports status, then SIGTERM leaves it running', async () => {
     const endpoint = createNodeEndpoint({ token: 'e2e-token', heartbeatIntervalSeconds: 1 });
     const operator = await endpoint.listen('127.0.0.1', 0);
