@@ -365,9 +365,16 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
   return runtime;
 }
 
-function connectionOptions(socketPath: string | undefined): Dockerode.DockerOptions {
+/**
+ * Where the Docker Engine answers: the given socket, else DOCKER_HOST (unix:// or tcp://) as
+ * the docker CLI reads it, else the default socket.
+ */
+export function connectionOptions(
+  socketPath: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Dockerode.DockerOptions {
   if (socketPath !== undefined) return { socketPath };
-  const host = process.env.DOCKER_HOST;
+  const host = env.DOCKER_HOST;
   if (host === undefined || host === '') return { socketPath: '/var/run/docker.sock' };
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   if (host.startsWith('tcp://')) {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Dockerode from 'dockerode';
+import { connectionOptions } from '../../operator/agent/docker-runtime.js';
 
 /**
  * Shared Docker access for tests: one client per test worker, names and labels that mark
@@ -12,25 +13,11 @@ export const TEST_LABELS: Readonly<Record<string, string>> = { [TEST_LABEL_KEY]:
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
-/**
- * Where the Docker Engine answers: DOCKER_HOST (unix:// or tcp://) as the docker CLI reads
- * it, else the default socket.
- */
+/** Where the Docker Engine answers, read as the agent reads it (DOCKER_HOST, else the socket). */
 export function dockerConnectionOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): Dockerode.DockerOptions {
-  const host = env.DOCKER_HOST;
-  if (host === undefined || host === '') return { socketPath: DEFAULT_DOCKER_SOCKET };
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
-  if (host.startsWith('tcp://')) {
-    const url = new URL(`http://${host.slice('tcp://'.length)}`);
-    return {
-      protocol: 'http',
-      host: url.hostname,
-      port: url.port === '' ? 2375 : Number(url.port),
-    };
-  }
-  throw new Error(`DOCKER_HOST must be unix:// or tcp://, got ${host}`);
+  return connectionOptions(undefined, env);
 }
 
 let shared: Dockerode | undefined;

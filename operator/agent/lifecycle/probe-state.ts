@@ -1,12 +1,8 @@
+import { PROBE_DEFAULTS } from '../../manifests/defaults.js';
 import type { Probe } from '../../model/generated/types.js';
 
-/** Kubernetes' probe defaults (0 or missing counts as unset). */
-export const PROBE_DEFAULTS = {
-  timeoutSeconds: 1,
-  periodSeconds: 10,
-  successThreshold: 1,
-  failureThreshold: 3,
-} as const;
+/** Kubernetes' probe defaults (0 or missing counts as unset), the same the manifests get. */
+export { PROBE_DEFAULTS };
 
 export interface ProbeSettings {
   readonly initialDelayMs: number;
