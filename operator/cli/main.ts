@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isBerthError } from '../model/errors.js';
 import { AGENT_HELP, runAgent } from './agent.js';
+import { DIFF_HELP, runDiff } from './diff.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
 import { runValidate, VALIDATE_HELP } from './validate.js';
 
@@ -17,13 +18,19 @@ Usage: berth COMMAND [options]
 
 Commands:
   validate SOURCE    check manifests as a Kubernetes v1 API server would (exit 0 valid, 2 invalid)
+  diff SOURCE        what a sync would change, as unified diffs; --from/--to compare two commits
+                     (exit 0 in sync, 1 differences, 2 error)
   agent              run this host's node agent (pods from --manifests DIR or an operator --server)
   help [COMMAND]     show help for a command
   version            print berth's version
 
 Run 'berth COMMAND --help' for a command's options.`;
 
-const COMMAND_HELP: Record<string, string> = { validate: VALIDATE_HELP, agent: AGENT_HELP };
+const COMMAND_HELP: Record<string, string> = {
+  validate: VALIDATE_HELP,
+  diff: DIFF_HELP,
+  agent: AGENT_HELP,
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -38,6 +45,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     switch (command) {
       case 'validate':
         return await runValidate(rest, io);
+      case 'diff':
+        return await runDiff(rest, io);
       case 'agent':
         return await runAgent(rest, io);
       case 'version':
