@@ -274,7 +274,11 @@ export function planTwoCommits(
     fieldChanges(before, manifest.object, '', fields);
     const action: ChangeAction =
       fields.length === 0 ? 'unchanged' : needsReplace(ref.kind, fields) ? 'replace' : 'update';
-    changes.push({ ...base, live: before, action, reason: describeFieldChanges(fields) });
+    const reason =
+      action === 'replace'
+        ? `${describeFieldChanges(fields)}; not changeable in place`
+        : describeFieldChanges(fields);
+    changes.push({ ...base, live: before, action, reason });
   }
   for (const object of live) {
     const ref = refOf(kindOf(object), object);

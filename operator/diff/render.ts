@@ -3,7 +3,7 @@
  * line) and for machines (JSON). Pure: plan in, text out; whether to colour is the caller's
  * decision (it knows whether stdout is a terminal).
  */
-import { structuredPatch } from 'diff';
+import { type StructuredPatchHunk, structuredPatch } from 'diff';
 import { stringify } from 'yaml';
 import type {
   Change,
@@ -77,9 +77,7 @@ export function renderChangeDiff(change: Change, options: RenderOptions): string
   });
   const lines: string[] = [];
   for (const hunk of patch.hunks) {
-    lines.push(
-      paint(`@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@`, 'cyan'),
-    );
+    lines.push(paint(hunkHeader(hunk), 'cyan'));
     for (const line of hunk.lines) {
       if (line.startsWith('\\')) continue; // "\ No newline at end of file": never for YAML text
       if (line.startsWith('+')) lines.push(paint(line, 'green'));
@@ -88,6 +86,12 @@ export function renderChangeDiff(change: Change, options: RenderOptions): string
     }
   }
   return lines;
+}
+
+/** `@@ -6,7 +6,7 @@`; an empty side starts at line 0, as diff(1) and git print it. */
+function hunkHeader(hunk: StructuredPatchHunk): string {
+  const side = (start: number, count: number) => `${count === 0 ? start - 1 : start},${count}`;
+  return `@@ -${side(hunk.oldStart, hunk.oldLines)} +${side(hunk.newStart, hunk.newLines)} @@`;
 }
 
 /** `3 to create, 1 to update, 0 to replace, 2 to delete`, or `in sync: 4 objects`. */
