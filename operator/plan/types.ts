@@ -41,4 +41,29 @@ export interface Plan {
   /** In the order they will be carried out: services, then controllers and pods, deletions last. */
   readonly changes: readonly Change[];
   readonly summary: PlanSummary;
+  /** Desired objects not planned because an object of that name is not berth's to change. */
+  readonly conflicts?: readonly PlanConflict[];
+}
+
+/** A desired object the plan leaves alone: one of that name exists and berth did not make it. */
+export interface PlanConflict {
+  readonly ref: ObjectRef;
+  readonly reason: string;
+  readonly origin?: { readonly file: string; readonly line: number; readonly column: number };
+}
+
+export interface PlanOptions {
+  /** Delete objects of the inventory that left git. @default true */
+  readonly prune: boolean;
+  /** Allow a plan that deletes every object of the source. @default false */
+  readonly allowEmpty: boolean;
+}
+
+/** Why no plan was made; nothing is to be carried out. */
+export interface PlanRefusal {
+  readonly refused: true;
+  readonly code: 'PLAN_DELETES_EVERYTHING';
+  readonly message: string;
+  /** The deletions the plan would have made. */
+  readonly deletions: readonly ObjectRef[];
 }
