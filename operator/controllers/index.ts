@@ -3,6 +3,8 @@
  * - desiredFromManifests: loaded objects split into bare pods, RCs and services.
  * - reconcileReplicationController: one RC against live pods → pods to create, delete,
  *   adopt and release, its status, and the state of a template rollout.
+ * - reconcileReplicationControllers: every RC in one pass (an orphan two RCs match goes to
+ *   the first); toReplicationControllerStatus for the v1 status object.
  * - compareDeletionOrder / byDeletionOrder: Kubernetes' ActivePods order (least valuable first).
  * - templateHash, generatePodName: what the RC stamps on and names its pods with.
  */
@@ -30,4 +32,9 @@ export {
   type RolloutState,
   reconcileReplicationController,
 } from './replication.js';
+export {
+  type NamedRcDecision,
+  reconcileReplicationControllers,
+  toReplicationControllerStatus,
+} from './replication-set.js';
 export { canonicalJson, TEMPLATE_HASH_ANNOTATION, templateHash } from './template-hash.js';
