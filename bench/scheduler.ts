@@ -65,7 +65,7 @@ export function generatePods(count: number): PodToPlace[] {
     const cpuMillis = pick(next, [100, 250, 500, 1000]);
     const memoryBytes = pick(next, [128, 256, 512, 1024]) * MI;
     const roll = next();
-    const nodeSelector =
+    const nodeSelector: Record<string, string> | undefined =
       roll < 0.15
         ? { zone: pick(next, ZONES) }
         : roll < 0.2
