@@ -105,6 +105,26 @@ export function reconcileReplicationController(
   random: RandomSource,
   options: ReconcileOptions = {},
 ): RcDecision {
+  const namespace = namespaceOf(rc);
+  const takenNames = new Set<string>();
+  for (const pod of pods) if (pod.namespace === namespace) takenNames.add(pod.name);
+  return decideReplicationController(rc, pods, takenNames, now, random, options);
+}
+
+/**
+ * The decision, for callers that keep their own index (replication-set.ts): `candidates` must
+ * hold at least every pod of the namespace that matches the selector or names this RC as its
+ * owner; `takenNames` every pod name in use in the namespace. Generated names are added to
+ * `takenNames`, so one set serves every RC of a pass.
+ */
+export function decideReplicationController(
+  rc: ReplicationController,
+  candidates: readonly LivePod[],
+  takenNames: Set<string>,
+  now: number,
+  random: RandomSource,
+  options: ReconcileOptions = {},
+): RcDecision {
   const deadlineMs = options.rolloutDeadlineMs ?? DEFAULT_ROLLOUT_DEADLINE_MS;
   const maxBurst = options.maxBurst ?? DEFAULT_MAX_BURST;
   const rcName = rc.metadata.name ?? '';
@@ -125,13 +145,11 @@ export function reconcileReplicationController(
   const adopts: PodRef[] = [];
   const releases: PodRef[] = [];
   const counted: LivePod[] = [];
-  const takenNames = new Set<string>();
   // An empty selector would match every pod of the namespace; validation refuses it, and
   // here it matches nothing rather than adopting everything.
   const selectorUsable = Object.keys(selector).length > 0;
-  for (const pod of pods) {
+  for (const pod of candidates) {
     if (pod.namespace !== namespace) continue;
-    takenNames.add(pod.name);
     const owner = ownership(pod, rc);
     if (owner === 'other') continue;
     const matches = selectorUsable && mapSelectorMatches(selector, pod.labels);
@@ -284,7 +302,8 @@ export function podFromTemplate(
   hash: string,
   ownerReference: OwnerReference,
 ): Pod {
-  const template = structuredClone(rc.spec.template);
+  const template = rc.spec.template;
+  // Not cloned here: applyDefaults returns a deep copy, so the pod shares nothing with the RC.
   const pod: Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -300,7 +319,7 @@ export function podFromTemplate(
   // applyDefaults works on loaded objects; a made-up origin is enough, it is dropped again.
   const origin = { file: '', line: 0, column: 0 };
   const defaulted = applyDefaults({ kind: 'Pod', object: pod, origin, locate: () => origin });
-  return defaulted.kind === 'Pod' ? defaulted.object : pod;
+  return defaulted.kind === 'Pod' ? defaulted.object : structuredClone(pod);
 }
 
 /** Go's time.Duration style, as kubectl prints it: `5m`, `1m30s`, `45s`, `1h`. */
