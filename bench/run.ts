@@ -3,6 +3,7 @@ import { benchAgent } from './agent.js';
 import { benchManifestLoad } from './manifest-load.js';
 
 const verdicts = [...(await benchManifestLoad()), ...(await benchAgent())];
+verdicts.push(...(await (await import('./plan.js')).benchPlan()));
 const missed = verdicts.filter((v) => !v.met);
 console.log(`\n${verdicts.length - missed.length} of ${verdicts.length} targets met`);
 // dockerode keeps sockets open; the run is over.
