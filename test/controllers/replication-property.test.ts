@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { LivePod } from '../../operator/controllers/live-pod.js';
 import { compareDeletionOrder } from '../../operator/controllers/pod-ranking.js';
 import { reconcileReplicationController } from '../../operator/controllers/replication.js';
+import { reconcileReplicationControllers } from '../../operator/controllers/replication-set.js';
 import {
   TEMPLATE_HASH_ANNOTATION,
   templateHash,
@@ -127,6 +128,19 @@ describe('reconcileReplicationController properties', () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('decides the same through the indexed pass as alone', () => {
+    fc.assert(
+      fc.property(scenario, ({ replicas, pods: fields, seed, minutesLater }) => {
+        const pods = fields.map(livePod);
+        const subject = { ...rc, spec: { ...rc.spec, replicas } };
+        const now = T0 + minutesLater * MINUTE;
+        const alone = reconcileReplicationController(subject, pods, now, seededRandom(seed));
+        const [inPass] = reconcileReplicationControllers([subject], pods, now, seededRandom(seed));
+        expect(inPass?.decision).toEqual(alone);
+      }),
     );
   });
 
