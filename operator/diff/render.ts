@@ -108,7 +108,10 @@ export function planHasChanges(plan: Plan): boolean {
   return plan.changes.some((change) => change.action !== 'unchanged');
 }
 
-/** The whole text rendering: each changing object's header and diff, a blank line, the summary. */
+/**
+ * The whole text rendering: each changing object's header and diff, then the objects the plan
+ * leaves alone (one of that name is not berth's), then the summary.
+ */
 export function renderPlanText(plan: Plan, options: RenderOptions): string {
   const paint = painter(options.color);
   const lines: string[] = [];
@@ -118,14 +121,25 @@ export function renderPlanText(plan: Plan, options: RenderOptions): string {
     lines.push(...renderChangeDiff(change, options));
     lines.push('');
   }
+  for (const conflict of plan.conflicts ?? []) {
+    lines.push(paint(`! ${formatRef(conflict.ref)} (left alone: ${conflict.reason})`, 'red'));
+  }
+  if ((plan.conflicts ?? []).length > 0) lines.push('');
   lines.push(formatSummary(plan.summary));
   return `${lines.join('\n')}\n`;
 }
 
 /** The plan as data: every change (unchanged ones included) and the summary. */
-export function planToJson(plan: Plan): unknown {
+export function planToJson(plan: Plan) {
   return {
     summary: plan.summary,
+    conflicts: (plan.conflicts ?? []).map((conflict) => ({
+      kind: conflict.ref.kind,
+      namespace: conflict.ref.namespace,
+      name: conflict.ref.name,
+      reason: conflict.reason,
+      origin: conflict.origin ?? null,
+    })),
     changes: plan.changes.map((change) => ({
       action: change.action,
       kind: change.ref.kind,

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDiff } from '../../operator/cli/diff.js';
 import { main } from '../../operator/cli/main.js';
 import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-repo.js';
 import { runBerth } from '../helpers/run-berth.js';
@@ -176,7 +177,7 @@ describe('berth diff --from --to renders each kind of change (golden files)', ()
     const headers = run.stdout.split('\n').filter((line) => /^(\+|~|-\/\+|-) [a-z]+\//.test(line));
     expect(headers).toEqual([
       '+ service/frontend (create: new in git)',
-      '~ replicationcontroller/frontend (update: spec.template.spec.containers[0].image nginx:1.25 → nginx:1.27)',
+      '~ replicationcontroller/frontend (update: spec.template.spec.containers[0].image: nginx:1.25 → nginx:1.27)',
       '- pod/redis (delete: left git)',
     ]);
     expect(run.stdout.trimEnd().split('\n').at(-1)).toBe(
@@ -204,7 +205,7 @@ describe('berth diff colours only a terminal without NO_COLOR', () => {
     expect(run.stdout).toContain('\u001b[31m-  replicas: 3\u001b[0m');
     expect(run.stdout).toContain('\u001b[32m+  replicas: 4\u001b[0m');
     expect(run.stdout).toContain(
-      '\u001b[36m~ replicationcontroller/frontend (update: spec.replicas 3 → 4)\u001b[0m',
+      '\u001b[36m~ replicationcontroller/frontend (update: spec.replicas: 3 → 4)\u001b[0m',
     );
   });
 
@@ -226,9 +227,56 @@ describe('berth diff colours only a terminal without NO_COLOR', () => {
     expect(report.to).toEqual({ ref: 'to', commit: git(repo, 'rev-parse', 'to') });
     expect(report.summary).toEqual({ create: 0, update: 1, replace: 0, delete: 0, unchanged: 0 });
     expect(report.changes.map((c) => [c.action, c.kind, c.name, c.reason])).toEqual([
-      ['update', 'ReplicationController', 'frontend', 'spec.replicas 3 → 4'],
+      ['update', 'ReplicationController', 'frontend', 'spec.replicas: 3 → 4'],
     ]);
     expect(run.status).toBe(1);
+  });
+});
+
+describe('berth diff with nothing left at --to', () => {
+  it('shows every deletion rather than refusing (a diff carries nothing out)', async () => {
+    const repo = twoCommits('empty', { 'rc.yaml': RC(3) }, {}, ['rc.yaml']);
+    const run = await berth(['diff', repo, '--from', 'from', '--to', 'to']);
+    expect(run.stdout).toContain('- replicationcontroller/frontend (delete: left git)\n');
+    expect(run.stdout).toContain('0 to create, 0 to update, 0 to replace, 1 to delete\n');
+    expect(run.status).toBe(1);
+  });
+
+  it('exits 2 with the message when the planner refuses', async () => {
+    const repo = twoCommits('refused', { 'rc.yaml': RC(3) }, { 'rc.yaml': RC(4) });
+    let stdout = '';
+    let stderr = '';
+    const sink = (append: (text: string) => void) =>
+      new Writable({
+        write(chunk: Buffer | string, _encoding, done) {
+          append(chunk.toString());
+          done();
+        },
+      });
+    const status = await runDiff(
+      [repo, '--from', 'from', '--to', 'to'],
+      {
+        stdout: sink((t) => {
+          stdout += t;
+        }),
+        stderr: sink((t) => {
+          stderr += t;
+        }),
+        env: {},
+        cwd: process.cwd(),
+      },
+      {
+        plan: () => ({
+          refused: true,
+          code: 'PLAN_DELETES_EVERYTHING',
+          message: 'refusing a plan that deletes all 1 objects',
+          deletions: [],
+        }),
+      },
+    );
+    expect(stdout).toBe('');
+    expect(stderr).toBe('berth: refusing a plan that deletes all 1 objects\n');
+    expect(status).toBe(2);
   });
 });
 

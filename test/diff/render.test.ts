@@ -172,6 +172,19 @@ describe('renderPlanText', () => {
     expect(text).toContain('\n   containers:\n');
   });
 
+  it('lists the objects the plan leaves alone before the summary', () => {
+    const withConflict: Plan = {
+      ...plan,
+      conflicts: [{ ref: { ...ref, kind: 'Service' }, reason: 'not created by berth; left alone' }],
+    };
+    expect(renderPlanText(withConflict, { color: false })).toContain(
+      '\n! service/web (left alone: not created by berth; left alone)\n\n0 to create, 1 to update',
+    );
+    expect(planToJson(withConflict)).toMatchObject({
+      conflicts: [{ kind: 'Service', name: 'web', reason: 'not created by berth; left alone' }],
+    });
+  });
+
   it('prints only the in-sync line when nothing changes', () => {
     const inSync: Plan = { changes: plan.changes.slice(0, 1), summary: summary({ unchanged: 1 }) };
     expect(renderPlanText(inSync, { color: true })).toBe('in sync: 1 object\n');
@@ -181,6 +194,7 @@ describe('renderPlanText', () => {
   it('gives the plan as data, unchanged objects included', () => {
     expect(planToJson(plan)).toEqual({
       summary: plan.summary,
+      conflicts: [],
       changes: [
         expect.objectContaining({ action: 'unchanged', kind: 'Pod', name: 'same', origin: null }),
         expect.objectContaining({
