@@ -103,7 +103,9 @@ export function normalize(kind: PlannedKind, object: PlannedObject): NormalizedO
 
 /** `normalize` without the identity cache, for callers that mutate their objects. */
 export function normalizeUncached(kind: PlannedKind, object: PlannedObject): NormalizedObject {
-  const defaulted = applyDefaults(asManifestObject(kind, object)).object;
+  // Status is dropped before defaulting, which copies the whole object.
+  const { status: _status, ...withoutStatus } = object as PlannedObject & { status?: unknown };
+  const defaulted = applyDefaults(asManifestObject(kind, withoutStatus as PlannedObject)).object;
   const allocated: Record<string, unknown> = {};
   const root = defaulted as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = { apiVersion: 'v1', kind };

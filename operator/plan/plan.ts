@@ -80,24 +80,20 @@ export function planChanges(
     const ref = refOf(want.kind, want.object);
     const key = refKey(ref);
     desiredKeys.add(key);
-    const origin = originOf(want.origin);
+    const origin = want.origin;
     const have = liveByKey.get(key);
     const wanted = normalize(want.kind, want.object);
     if (have === undefined) {
       const reason = inventory.has(key) ? 'missing live (removed outside berth)' : 'new in git';
-      changes.push(withOrigin({ action: 'create', ref, reason, desired: wanted.object }, origin));
+      changes.push({ action: 'create', ref, reason, desired: wanted.object, origin });
       continue;
     }
     if (!inventory.has(key)) {
-      conflicts.push(
-        withOrigin(
-          { ref, reason: `${key} exists and was not created by berth for this source; left alone` },
-          origin,
-        ),
-      );
+      const reason = `${key} exists and was not created by berth for this source; left alone`;
+      conflicts.push({ ref, reason, origin });
       continue;
     }
-    changes.push(withOrigin(compareOne(ref, wanted, normalize(have.kind, have.object)), origin));
+    changes.push(compareOne(ref, wanted, normalize(have.kind, have.object), origin));
   }
 
   let liveOfSource = 0;
@@ -143,13 +139,18 @@ export function planChanges(
 }
 
 /** One object on both sides: unchanged, update or replace, with the fields in the reason. */
-function compareOne(ref: ObjectRef, wanted: NormalizedObject, have: NormalizedObject): Change {
+function compareOne(
+  ref: ObjectRef,
+  wanted: NormalizedObject,
+  have: NormalizedObject,
+  origin: Origin | undefined,
+): Change {
   const allocated = allocatedChanges(wanted, have);
   const fields: FieldChange[] =
     wanted.key === have.key
       ? allocated
       : [...compareObjects(have.object, wanted.object), ...allocated];
-  const base = { ref, desired: wanted.object, live: have.object };
+  const base = { ref, desired: wanted.object, live: have.object, origin };
   if (fields.length === 0) return { action: 'unchanged', reason: 'in sync', ...base };
   const action = changeAction(ref.kind, fields);
   const described = describeChanges(fields);
@@ -244,14 +245,4 @@ function summarize(changes: readonly Change[]): PlanSummary {
   const counts = { create: 0, update: 0, replace: 0, delete: 0, unchanged: 0 };
   for (const change of changes) counts[change.action] += 1;
   return counts;
-}
-
-function originOf(origin: Origin | undefined): Change['origin'] {
-  return origin === undefined
-    ? undefined
-    : { file: origin.file, line: origin.line, column: origin.column };
-}
-
-function withOrigin<T extends object>(value: T, origin: Change['origin']): T {
-  return origin === undefined ? value : { ...value, origin };
 }
