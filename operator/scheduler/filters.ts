@@ -125,19 +125,33 @@ export function firstRejection(pod: PodToPlace, node: NodeState): readonly strin
   return undefined;
 }
 
+/** Adds one node's rejection reasons to per-reason counts (`delta` -1 takes them back). */
+export function countReasons(
+  counts: Map<string, number>,
+  reasons: readonly string[] | undefined,
+  delta = 1,
+): void {
+  for (const reason of reasons ?? []) counts.set(reason, (counts.get(reason) ?? 0) + delta);
+}
+
 /**
  * kube-scheduler's FitError text: "0/3 nodes are available: 2 Insufficient memory, 1 node(s)
  * didn't match Pod's node affinity/selector." Counts per reason, entries sorted as strings.
  */
-export function unschedulableMessage(pod: PodToPlace, nodes: readonly NodeState[]): string {
-  if (nodes.length === 0) return NO_NODES_MESSAGE;
-  const counts = new Map<string, number>();
-  for (const node of nodes) {
-    for (const reason of firstRejection(pod, node) ?? []) {
-      counts.set(reason, (counts.get(reason) ?? 0) + 1);
-    }
-  }
-  const entries = [...counts].map(([reason, count]) => `${count} ${reason}`);
+export function formatUnschedulable(
+  nodeCount: number,
+  counts: ReadonlyMap<string, number>,
+): string {
+  if (nodeCount === 0) return NO_NODES_MESSAGE;
+  const entries: string[] = [];
+  for (const [reason, count] of counts) if (count > 0) entries.push(`${count} ${reason}`);
   entries.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return `0/${nodes.length} nodes are available: ${entries.join(', ')}.`;
+  return `0/${nodeCount} nodes are available: ${entries.join(', ')}.`;
+}
+
+/** The message for a pod no node accepts, by the definition: every filter on every node. */
+export function unschedulableMessage(pod: PodToPlace, nodes: readonly NodeState[]): string {
+  const counts = new Map<string, number>();
+  for (const node of nodes) countReasons(counts, firstRejection(pod, node));
+  return formatUnschedulable(nodes.length, counts);
 }

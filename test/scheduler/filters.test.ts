@@ -160,6 +160,23 @@ describe('the unschedulable message', () => {
     expect(placeOne(pod('p', { nodeName: 'c' }), nodes)).toBe('c');
   });
 
+  test('a pod shape found unschedulable again reports the nodes as they are now', () => {
+    const nodes = [node('a', { allocatable: { cpuMillis: 1000, memoryBytes: GI } })];
+    const big = { cpuMillis: 500, memoryBytes: 2 * GI };
+    const pods = [
+      pod('p1', big),
+      pod('filler', { cpuMillis: 800, memoryBytes: 0 }),
+      pod('p2', big),
+    ];
+    const expected = [
+      '0/1 nodes are available: 1 Insufficient memory.',
+      'a',
+      '0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory.',
+    ];
+    expect(schedule(pods, nodes).map(outcome)).toEqual(expected);
+    expect(scheduleReference(pods, nodes).map(outcome)).toEqual(expected);
+  });
+
   test('no nodes at all', () => {
     expect(placeOne(pod('p'), [])).toBe('no nodes available to schedule pods');
   });

@@ -123,6 +123,25 @@ describe('scheduler properties', () => {
     );
   });
 
+  test('the same on crowded clusters: few nodes, many pods of few owners', () => {
+    const crowdedPods = podsArb(portsArb).chain((first) =>
+      podsArb(portsArb).map((second) => [
+        ...first,
+        ...second.map((p, i) => ({ ...p, key: `more-${i}`, owner: OWNERS[i % 2] ?? 'rc/a' })),
+      ]),
+    );
+    fc.assert(
+      fc.property(
+        nodesArb(portsArb).map((nodes) => nodes.slice(0, 3)),
+        crowdedPods,
+        (nodes, pods) => {
+          expect(outcomes(schedule(pods, nodes))).toEqual(outcomes(scheduleReference(pods, nodes)));
+        },
+      ),
+      RUNS,
+    );
+  });
+
   test('never over-commits a node', () => {
     fc.assert(
       fc.property(nodesArb(portsArb), podsArb(portsArb), (nodes, pods) => {
