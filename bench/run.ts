@@ -4,6 +4,7 @@ import { benchManifestLoad } from './manifest-load.js';
 
 const verdicts = [...(await benchManifestLoad()), ...(await benchAgent())];
 verdicts.push(...(await (await import('./plan.js')).benchPlan()));
+verdicts.push(...(await (await import('./scheduler.js')).benchScheduler()));
 const missed = verdicts.filter((v) => !v.met);
 console.log(`\n${verdicts.length - missed.length} of ${verdicts.length} targets met`);
 // dockerode keeps sockets open; the run is over.
