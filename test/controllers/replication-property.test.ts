@@ -30,6 +30,8 @@ const podFields = fc.record({
 type Fields = typeof podFields extends fc.Arbitrary<infer T> ? T : never;
 
 function livePod(fields: Fields, index: number): LivePod {
+  // Only a scheduled, running pod can be ready; other combinations never occur.
+  const ready = fields.ready && fields.scheduled && fields.phase === 'Running';
   const pod: LivePod = {
     namespace: fields.otherNamespace ? 'other' : 'default',
     name: `web-p${index}`,
@@ -39,11 +41,11 @@ function livePod(fields: Fields, index: number): LivePod {
         ? {}
         : { [TEMPLATE_HASH_ANNOTATION]: fields.hash === 'current' ? currentHash : 'old' },
     phase: fields.phase as LivePod['phase'],
-    ready: fields.ready,
+    ready,
     creationTimestamp: T0 + fields.createdMinutes * MINUTE,
     restartCount: fields.restarts,
     deleting: fields.deleting,
-    ...(fields.ready ? { readySince: T0 + fields.readyMinutes * MINUTE } : {}),
+    ...(ready ? { readySince: T0 + fields.readyMinutes * MINUTE } : {}),
     ...(fields.scheduled ? { nodeName: 'node-1' } : {}),
   };
   if (fields.owner === 'none') return pod;
