@@ -5,11 +5,12 @@
  *   adopt and release, its status, and the state of a template rollout.
  * - reconcileReplicationControllers: every RC in one pass (an orphan two RCs match goes to
  *   the first); toReplicationControllerStatus for the v1 status object.
+ * - livePodFrom: a pod object and its agent's status report → the LivePod snapshot.
  * - compareDeletionOrder / byDeletionOrder: Kubernetes' ActivePods order (least valuable first).
  * - templateHash, generatePodName: what the RC stamps on and names its pods with.
  */
 export { type DesiredState, desiredFromManifests } from './desired.js';
-export { isActivePod, type LiveOwnerReference, type LivePod } from './live-pod.js';
+export { isActivePod, type LiveOwnerReference, type LivePod, livePodFrom } from './live-pod.js';
 export {
   generatePodName,
   NAME_SUFFIX_ALPHABET,

@@ -3,7 +3,8 @@
  * engine from agents' status reports (operator/agent/lifecycle/status-types.ts). Times are
  * milliseconds since the epoch, so the core compares numbers and never reads a clock.
  */
-import type { PodPhase } from '../agent/lifecycle/status-types.js';
+import type { PodPhase, PodStatusReport } from '../agent/lifecycle/status-types.js';
+import type { Pod } from '../model/generated/types.js';
 
 export interface LiveOwnerReference {
   readonly kind: string;
@@ -37,4 +38,54 @@ export interface LivePod {
 /** Active as Kubernetes' controllers count pods: not finished and not being deleted. */
 export function isActivePod(pod: LivePod): boolean {
   return pod.phase !== 'Succeeded' && pod.phase !== 'Failed' && pod.deleting !== true;
+}
+
+/**
+ * The snapshot of a pod from its object (labels, owner, node, times) and the status its agent
+ * reported (phase, Ready condition, restarts). A pod with no report yet is Pending and not
+ * ready. Only an owner reference marked `controller: true` makes a pod owned, as in
+ * Kubernetes' GetControllerOf.
+ */
+export function livePodFrom(pod: Pod, status: PodStatusReport | undefined): LivePod {
+  const meta = pod.metadata;
+  const readyCondition = status?.conditions.find((condition) => condition.type === 'Ready');
+  const ready = readyCondition?.status === 'True';
+  const readySince = ready ? timeOf(readyCondition?.lastTransitionTime) : undefined;
+  const created = timeOf(meta.creationTimestamp);
+  const controllerRef = meta.ownerReferences?.find((ref) => ref.controller === true);
+  const restartCount = (status?.containerStatuses ?? []).reduce(
+    (sum, container) => sum + container.restartCount,
+    0,
+  );
+  const nodeName = pod.spec.nodeName;
+  return {
+    namespace: meta.namespace === undefined || meta.namespace === '' ? 'default' : meta.namespace,
+    name: meta.name ?? '',
+    labels: meta.labels ?? {},
+    annotations: meta.annotations ?? {},
+    phase: status?.phase ?? 'Pending',
+    ready,
+    restartCount,
+    deleting: meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== '',
+    ...(readySince === undefined ? {} : { readySince }),
+    ...(created === undefined ? {} : { creationTimestamp: created }),
+    ...(nodeName === undefined || nodeName === '' ? {} : { nodeName }),
+    ...(controllerRef === undefined
+      ? {}
+      : {
+          ownerReference: {
+            kind: controllerRef.kind,
+            name: controllerRef.name,
+            uid: controllerRef.uid,
+            controller: true,
+          },
+        }),
+  };
+}
+
+/** RFC 3339 text to ms since the epoch; undefined when absent or unreadable. */
+function timeOf(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
 }
