@@ -34,6 +34,7 @@ function walk(before: unknown, after: unknown, path: (string | number)[], out: F
     return;
   }
   if (Array.isArray(before) && Array.isArray(after)) {
+    if (walkNamed(before, after, path, out)) return;
     const length = Math.max(before.length, after.length);
     for (let i = 0; i < length; i += 1) {
       path.push(i);
@@ -46,6 +47,59 @@ function walk(before: unknown, after: unknown, path: (string | number)[], out: F
     if (sameQuantity(before, after)) return;
   }
   out.push({ path: [...path], before, after });
+}
+
+/** Item names when every item is an object with a distinct string `name`, else undefined. */
+function namesOf(list: readonly unknown[]): string[] | undefined {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const item of list) {
+    if (!isPlainObject(item) || typeof item.name !== 'string' || seen.has(item.name)) {
+      return undefined;
+    }
+    seen.add(item.name);
+    names.push(item.name);
+  }
+  return names;
+}
+
+/**
+ * Lists of named items (containers, env, ports, volumes, mounts) are matched by name, as
+ * Kubernetes merges them: a sidecar added first is one addition, not every container changed.
+ * Paths carry the desired index (the live one for a removed item). Returns false when the
+ * lists are not both named.
+ */
+function walkNamed(
+  before: readonly unknown[],
+  after: readonly unknown[],
+  path: (string | number)[],
+  out: FieldChange[],
+): boolean {
+  const beforeNames = namesOf(before);
+  const afterNames = namesOf(after);
+  if (beforeNames === undefined || afterNames === undefined) return false;
+  if (beforeNames.length === 0 && afterNames.length === 0) return true;
+  const beforeIndex = new Map(beforeNames.map((name, index) => [name, index]));
+  const afterIndex = new Map(afterNames.map((name, index) => [name, index]));
+  // Items on both sides in another order: the order itself is a change (the first container
+  // is the default one; env entries may refer to earlier ones).
+  const keptBefore = beforeNames.filter((name) => afterIndex.has(name));
+  const keptAfter = afterNames.filter((name) => beforeIndex.has(name));
+  if (keptBefore.some((name, index) => keptAfter[index] !== name)) {
+    out.push({ path: [...path], before: keptBefore, after: keptAfter });
+  }
+  for (let i = 0; i < after.length; i += 1) {
+    const j = beforeIndex.get(afterNames[i] ?? '');
+    path.push(i);
+    if (j === undefined) out.push({ path: [...path], before: undefined, after: after[i] });
+    else walk(before[j], after[i], path, out);
+    path.pop();
+  }
+  for (let j = 0; j < before.length; j += 1) {
+    if (afterIndex.has(beforeNames[j] ?? '')) continue;
+    out.push({ path: [...path, j], before: before[j], after: undefined });
+  }
+  return true;
 }
 
 function sameQuantity(a: unknown, b: unknown): boolean {
@@ -62,10 +116,18 @@ function sameQuantity(a: unknown, b: unknown): boolean {
 
 const MAX_VALUE_CHARS = 60;
 
-/** A value in a reason: strings as written, others as JSON, absent as `(unset)`, long cut. */
+/**
+ * A value in a reason: strings as written, others as JSON, absent as `(unset)`, long cut; a
+ * named item leads with its name (`side {"image":"busybox"}`) so the cut never hides it.
+ */
 export function formatValue(value: unknown): string {
   if (value === undefined) return '(unset)';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (isPlainObject(value) && typeof value.name === 'string') {
+    const { name, ...rest } = value;
+    text = `${name} ${JSON.stringify(rest)}`;
+  } else text = JSON.stringify(value);
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
 }
 

@@ -79,8 +79,17 @@ export function planChanges(
   for (const want of desired) {
     const ref = refOf(want.kind, want.object);
     const key = refKey(ref);
-    desiredKeys.add(key);
     const origin = want.origin;
+    if (desiredKeys.has(key)) {
+      // Validation refuses duplicates; a plan still never acts twice on one object.
+      conflicts.push({
+        ref,
+        reason: `${key} is defined more than once; the first one counts`,
+        origin,
+      });
+      continue;
+    }
+    desiredKeys.add(key);
     const have = liveByKey.get(key);
     const wanted = normalize(want.kind, want.object);
     if (have === undefined) {

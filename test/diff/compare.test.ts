@@ -33,6 +33,50 @@ describe('compareObjects', () => {
       expected: ['args[1]: (unset) → b'],
     },
     {
+      name: 'a named item added first is one addition',
+      before: { containers: [{ name: 'app', image: 'a' }] },
+      after: {
+        containers: [
+          { name: 'side', image: 's' },
+          { name: 'app', image: 'b' },
+        ],
+      },
+      expected: ['containers[0]: (unset) → side {"image":"s"}', 'containers[1].image: a → b'],
+    },
+    {
+      name: 'a named item removed, by its live index',
+      before: {
+        env: [
+          { name: 'A', value: '1' },
+          { name: 'B', value: '2' },
+        ],
+      },
+      after: { env: [{ name: 'B', value: '2' }] },
+      expected: ['env[0]: A {"value":"1"} → (unset)'],
+    },
+    {
+      name: 'named items in another order',
+      before: { env: [{ name: 'A' }, { name: 'B' }] },
+      after: { env: [{ name: 'B' }, { name: 'A' }] },
+      expected: ['env: ["A","B"] → ["B","A"]'],
+    },
+    {
+      name: 'lists with a repeated name compare by position',
+      before: {
+        args: [
+          { name: 'x', v: 1 },
+          { name: 'x', v: 2 },
+        ],
+      },
+      after: {
+        args: [
+          { name: 'x', v: 1 },
+          { name: 'x', v: 3 },
+        ],
+      },
+      expected: ['args[1].v: 2 → 3'],
+    },
+    {
       name: 'an object replaced by a scalar',
       before: { x: { y: 1 } },
       after: { x: 2 },

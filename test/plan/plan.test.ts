@@ -278,3 +278,35 @@ describe('planChanges: the empty-source guard counts what remains', () => {
     expect(isPlanRefusal(result)).toBe(false);
   });
 });
+
+describe('planChanges: a name defined twice', () => {
+  it('plans the first and reports the second', () => {
+    const result = plan([want(pod('web'), 1), want(pod('web', 'nginx:1.26'), 9)], [], []);
+    expect(rows(result)).toEqual(['create Pod/web: new in git']);
+    expect(result.changes[0]?.desired?.spec).toMatchObject({
+      containers: [{ image: 'nginx:1.25' }],
+    });
+    expect(result.conflicts).toEqual([
+      {
+        ref: { kind: 'Pod', namespace: 'default', name: 'web' },
+        reason: 'Pod/default/web is defined more than once; the first one counts',
+        origin: { file: 'app.yaml', line: 9, column: 1 },
+      },
+    ]);
+  });
+
+  it('adding a sidecar replaces a pod, naming just the sidecar', () => {
+    const withSidecar = pod('web');
+    withSidecar.spec.containers.unshift({ name: 'side', image: 'busybox:1.36' });
+    const [change] = plan(
+      [want(withSidecar)],
+      [applied(pod('web'))],
+      [keyOf('Pod', 'web')],
+    ).changes;
+    expect(change?.action).toBe('replace');
+    expect(change?.reason).toMatch(
+      /^spec\.containers\[0\]: \(unset\) → side \{"image":"busybox:1\.36"/,
+    );
+    expect(change?.reason).toMatch(/\(a pod spec cannot change in place: delete and create\)$/);
+  });
+});
