@@ -195,8 +195,12 @@ export function decideReplicationController(
   } else {
     const waitingFor = updated.filter((pod) => !isAvailable(pod));
     rollout = { state: 'progressing', updated: updated.length, old: old.length };
+    // Only a pod still not ready stalls; one ready but inside minReadySeconds is on its way.
     const stalledPod = byCreation(waitingFor).find(
-      (pod) => pod.creationTimestamp !== undefined && now - pod.creationTimestamp >= deadlineMs,
+      (pod) =>
+        !pod.ready &&
+        pod.creationTimestamp !== undefined &&
+        now - pod.creationTimestamp >= deadlineMs,
     );
     if (stalledPod !== undefined) {
       rollout = {

@@ -233,7 +233,10 @@ describe('reconcileReplicationController: template rollout', () => {
 
   it('waits minReadySeconds after ready before an old pod goes', () => {
     const slow = { ...rc, spec: { ...rc.spec, minReadySeconds: 30 } };
-    const ready = ownedPod(slow, 'web-new1', { readySince: T0 });
+    const ready = ownedPod(slow, 'web-new1', {
+      readySince: T0,
+      creationTimestamp: T0 - 10 * MINUTE,
+    });
     const early = reconcileReplicationController(
       slow,
       [...oldPods, ready],
@@ -241,6 +244,8 @@ describe('reconcileReplicationController: template rollout', () => {
       seededRandom(1),
     );
     expect(early.deletes).toEqual([]);
+    // Ready but not yet available is not a stall, however long the pod took to get ready.
+    expect(early.rollout.state).toBe('progressing');
     const later = reconcileReplicationController(
       slow,
       [...oldPods, ready],
