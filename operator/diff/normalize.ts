@@ -45,7 +45,8 @@ const STRING_MAPS: ReadonlySet<string> = new Set([
   'nodeSelector',
   'selector',
 ]);
-// String maps where an empty map means the same as none (Kubernetes omits them when empty).
+// Fields where an empty object means the same as none: Kubernetes omits empty maps, and renders
+// an unset `resources` or `securityContext` as `{}` (an empty `emptyDir` is meaningful: kept).
 const OMIT_EMPTY_MAPS: ReadonlySet<string> = new Set([
   'labels',
   'annotations',
@@ -53,6 +54,9 @@ const OMIT_EMPTY_MAPS: ReadonlySet<string> = new Set([
   'selector',
   'limits',
   'requests',
+  'overhead',
+  'resources',
+  'securityContext',
 ]);
 
 export interface NormalizedObject {

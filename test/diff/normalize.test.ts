@@ -92,6 +92,21 @@ describe('normalize', () => {
     expect(keyOfPod(empty)).toBe(keyOfPod(none));
   });
 
+  it('treats an empty resources or securityContext as unset, but keeps an empty emptyDir', () => {
+    const empty = pod('web');
+    const container = empty.spec.containers[0];
+    if (container === undefined) throw new Error('fixture has a container');
+    container.resources = { limits: {} };
+    container.securityContext = {};
+    const none = pod('web');
+    delete none.spec.containers[0]?.resources;
+    expect(keyOfPod(empty)).toBe(keyOfPod(none));
+    const withVolume = pod('web');
+    withVolume.spec.volumes = [{ name: 'scratch', emptyDir: {} }];
+    const normalized = normalizeUncached('Pod', withVolume).object as Pod;
+    expect(normalized.spec.volumes).toEqual([{ name: 'scratch', emptyDir: { medium: '' } }]);
+  });
+
   it('keeps allocated fields apart: service IPs and node ports, a pod node', () => {
     const live = applied(service('api')).object as Service;
     live.spec.type = 'NodePort';
