@@ -34,7 +34,18 @@ export type BerthErrorCode =
   | 'AGENT_TOKEN'
   // agent (node agent)
   | 'AGENT_POD_NOT_FOUND'
-  | 'AGENT_CONTAINER_NOT_FOUND';
+  | 'AGENT_CONTAINER_NOT_FOUND'
+  // store (the operator's embedded database)
+  /** Another live operator holds the data dir. */
+  | 'STORE_LOCKED'
+  /** The database could not be opened or written (disk, permissions, corruption). */
+  | 'STORE_FAILED'
+  /** The database was written by a newer berth; this one does not know its schema. */
+  | 'STORE_SCHEMA_TOO_NEW'
+  /** A requested cluster IP or node port is held by another object. */
+  | 'STORE_ALLOCATION_TAKEN'
+  /** Every value of the range is allocated. */
+  | 'STORE_ALLOCATION_EXHAUSTED';
 
 export class BerthError extends Error {
   readonly code: BerthErrorCode;
