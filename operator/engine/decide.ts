@@ -1,0 +1,325 @@
+/**
+ * The engine's decision, pure: desired objects, the remembered state, the nodes (with their
+ * agents' status reports) and `now` in; the next state, the whole pod set per node and a
+ * report per object out. The loop in engine.ts carries it out; nothing here does I/O.
+ *
+ * Pods are keyed by `namespace/name` and bound to at most one node, and the per-node sets are
+ * built from those bindings, so no pod is ever in two nodes' sets. A bound pod is never moved:
+ * only unbound pods (new, or replaced because their spec changed) are scheduled.
+ */
+import type { PodStatusReport } from '../agent/lifecycle/status-types.js';
+import type { PodReport } from '../api/protocol.js';
+import { type LivePod, livePodFrom } from '../controllers/live-pod.js';
+import type { RandomSource } from '../controllers/pod-names.js';
+import type { RcStatus } from '../controllers/replication.js';
+import { reconcileReplicationControllers } from '../controllers/replication-set.js';
+import { DEFAULT_NAMESPACE } from '../manifests/defaults.js';
+import type { OwnerReference, Pod, ReplicationController } from '../model/generated/types.js';
+import {
+  type DesiredObject,
+  isPlanRefusal,
+  type LiveObject,
+  planChanges,
+  refKey,
+  refOf,
+} from '../plan/plan.js';
+import type { ChangeAction, ObjectRef, PlanOptions, PlanRefusal } from '../plan/types.js';
+import { podToPlace } from '../scheduler/pod-demand.js';
+import { schedule } from '../scheduler/schedule.js';
+import { isPlaced, type NodeInfo, type PodToPlace } from '../scheduler/types.js';
+import type { EngineSnapshot, StoredPod } from './state.js';
+
+/** A node as the engine sees it: readiness per heartbeat, capacity from registration. */
+export interface NodeView {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly capacity: { readonly cpu: number; readonly memoryBytes: number };
+  /** The agent's latest status report (whole set). */
+  readonly pods: readonly PodReport[];
+}
+
+/** What happened to an object in a pass, and why. */
+export interface ObjectReport {
+  readonly ref: ObjectRef;
+  /** The plan's action for source objects; for pods made or placed in the pass also these. */
+  readonly action: ChangeAction | 'scheduled' | 'pending';
+  readonly reason: string;
+  /** The node a scheduled pod was bound to. */
+  readonly node?: string;
+  /** Counts of an RC after the pass. */
+  readonly replicas?: RcStatus;
+}
+
+export interface Decision {
+  /** Set when the planner refused (it would delete everything): nothing else changes. */
+  readonly refused?: PlanRefusal;
+  readonly next: EngineSnapshot;
+  /** The whole pod set of every node that has or had pods, and of every given node. */
+  readonly assignments: ReadonlyMap<string, readonly Pod[]>;
+  readonly reports: readonly ObjectReport[];
+}
+
+export interface DecideOptions extends Partial<PlanOptions> {
+  readonly random: RandomSource;
+}
+
+const RC_KIND = 'ReplicationController';
+
+export function podKey(pod: Pod): string {
+  const namespace = pod.metadata.namespace;
+  const ns = namespace === undefined || namespace === '' ? DEFAULT_NAMESPACE : namespace;
+  return `${ns}/${pod.metadata.name ?? ''}`;
+}
+
+function podRef(key: string): ObjectRef {
+  const slash = key.indexOf('/');
+  return { kind: 'Pod', namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+function hex(random: RandomSource, length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i += 1) {
+    text += Math.min(15, Math.max(0, Math.floor(random() * 16))).toString(16);
+  }
+  return text;
+}
+
+/** A pod as the store would keep it on creation: a uid and a creation time stamped on. */
+function stamped(pod: Pod, now: number, random: RandomSource): Pod {
+  const uid = `${hex(random, 8)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 12)}`;
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, uid, creationTimestamp: new Date(now).toISOString() },
+  };
+}
+
+function controllerOf(pod: Pod): OwnerReference | undefined {
+  return pod.metadata.ownerReferences?.find((ref) => ref.controller === true);
+}
+
+function withOwner(pod: Pod, owner: OwnerReference | undefined): Pod {
+  const others = (pod.metadata.ownerReferences ?? []).filter((ref) => ref.controller !== true);
+  const ownerReferences = owner === undefined ? others : [...others, owner];
+  const { ownerReferences: _dropped, ...rest } = pod.metadata;
+  return {
+    ...pod,
+    metadata: ownerReferences.length === 0 ? rest : { ...rest, ownerReferences },
+  };
+}
+
+function statusOf(stored: StoredPod, nodes: ReadonlyMap<string, NodeView>): PodReport | undefined {
+  if (stored.node === undefined) return undefined;
+  const node = nodes.get(stored.node);
+  const { metadata } = stored.pod;
+  const namespace = metadata.namespace ?? DEFAULT_NAMESPACE;
+  return node?.pods.find(
+    (report) =>
+      report.namespace === namespace &&
+      report.name === metadata.name &&
+      (metadata.uid === undefined || report.uid === metadata.uid),
+  );
+}
+
+function demandOwner(pod: Pod, namespace: string): string | undefined {
+  const owner = controllerOf(pod);
+  return owner === undefined ? undefined : `${namespace}/${owner.kind}/${owner.name}`;
+}
+
+export function decide(
+  desired: readonly DesiredObject[],
+  state: EngineSnapshot,
+  nodeList: readonly NodeView[],
+  now: number,
+  options: DecideOptions,
+): Decision {
+  const nodes = new Map(nodeList.map((node) => [node.name, node]));
+  const plan = planChanges(desired, state.objects, state.inventory, options);
+  if (isPlanRefusal(plan)) {
+    return {
+      refused: plan,
+      next: state,
+      assignments: assignmentsOf(state.pods, nodeList, state.pods),
+      reports: [],
+    };
+  }
+  const reports: ObjectReport[] = [];
+  const desiredByKey = new Map<string, DesiredObject>();
+  for (const want of desired) {
+    const key = refKey(refOf(want.kind, want.object));
+    if (!desiredByKey.has(key)) desiredByKey.set(key, want);
+  }
+  const liveByKey = new Map<string, LiveObject>();
+  for (const have of state.objects) liveByKey.set(refKey(refOf(have.kind, have.object)), have);
+
+  const objects: LiveObject[] = [];
+  const pods = new Map(state.pods);
+  const deletedControllers = new Set<string>();
+  for (const change of plan.changes) {
+    const key = refKey(change.ref);
+    const want = desiredByKey.get(key);
+    const kept = change.action === 'delete' ? undefined : (want ?? liveByKey.get(key));
+    if (kept !== undefined) objects.push({ kind: kept.kind, object: kept.object });
+    reports.push({ ref: change.ref, action: change.action, reason: change.reason });
+    if (change.ref.kind === 'ReplicationController' && change.action === 'delete') {
+      deletedControllers.add(`${change.ref.namespace}/${change.ref.name}`);
+    }
+    if (change.ref.kind !== 'Pod') continue;
+    const podKeyOf = `${change.ref.namespace}/${change.ref.name}`;
+    switch (change.action) {
+      case 'delete':
+        pods.delete(podKeyOf);
+        break;
+      case 'create':
+      case 'update':
+      case 'replace':
+        // A pod's spec cannot change in place: the new one is made and scheduled afresh.
+        if (want !== undefined)
+          pods.set(podKeyOf, { pod: stamped(want.object as Pod, now, options.random) });
+        break;
+      case 'unchanged':
+        break;
+    }
+  }
+  for (const conflict of plan.conflicts ?? []) {
+    reports.push({ ref: conflict.ref, action: 'unchanged', reason: conflict.reason });
+  }
+  const inventory = new Set(objects.map((object) => refKey(refOf(object.kind, object.object))));
+
+  // Cascade: the pods of an RC that left git go with it.
+  for (const [key, stored] of pods) {
+    const owner = controllerOf(stored.pod);
+    const namespace = key.slice(0, key.indexOf('/'));
+    if (owner?.kind === RC_KIND && deletedControllers.has(`${namespace}/${owner.name}`)) {
+      pods.delete(key);
+      reports.push({
+        ref: podRef(key),
+        action: 'delete',
+        reason: `its ReplicationController ${owner.name} left git`,
+      });
+    }
+  }
+
+  const controllers = objects
+    .filter((object) => object.kind === 'ReplicationController')
+    .map((object) => object.object as ReplicationController);
+  const livePods: LivePod[] = [];
+  for (const stored of pods.values()) {
+    // The agent's report carries the generated PodStatus type; agents send status-types' shape.
+    const report = statusOf(stored, nodes)?.status as PodStatusReport | undefined;
+    livePods.push(livePodFrom(stored.pod, report));
+  }
+  const decisions = reconcileReplicationControllers(controllers, livePods, now, options.random);
+  const rcReports = new Map<string, RcStatus>();
+  for (const { namespace, name, decision } of decisions) {
+    rcReports.set(`${namespace}/${name}`, decision.status);
+    for (const creation of decision.creates) {
+      const key = podKey(creation.pod);
+      pods.set(key, { pod: stamped(creation.pod, now, options.random) });
+      reports.push({ ref: podRef(key), action: 'create', reason: creation.reason });
+    }
+    for (const deletion of decision.deletes) {
+      const key = `${deletion.namespace}/${deletion.name}`;
+      pods.delete(key);
+      reports.push({ ref: podRef(key), action: 'delete', reason: deletion.reason });
+    }
+    for (const adopted of decision.adopts) {
+      const key = `${adopted.namespace}/${adopted.name}`;
+      const stored = pods.get(key);
+      if (stored !== undefined) {
+        pods.set(key, { ...stored, pod: withOwner(stored.pod, decision.ownerReference) });
+      }
+    }
+    for (const released of decision.releases) {
+      const key = `${released.namespace}/${released.name}`;
+      const stored = pods.get(key);
+      if (stored !== undefined) pods.set(key, { ...stored, pod: withOwner(stored.pod, undefined) });
+    }
+  }
+
+  scheduleUnbound(pods, nodeList, reports);
+
+  const withCounts = reports.map((report) =>
+    report.ref.kind === 'ReplicationController'
+      ? withReplicas(report, rcReports.get(`${report.ref.namespace}/${report.ref.name}`))
+      : report,
+  );
+  return {
+    next: { inventory, objects, pods },
+    assignments: assignmentsOf(pods, nodeList, state.pods),
+    reports: withCounts,
+  };
+}
+
+function withReplicas(report: ObjectReport, replicas: RcStatus | undefined): ObjectReport {
+  return replicas === undefined ? report : { ...report, replicas };
+}
+
+/** Binds every unbound pod the scheduler places; the rest stay Pending with its message. */
+function scheduleUnbound(
+  pods: Map<string, StoredPod>,
+  nodeList: readonly NodeView[],
+  reports: ObjectReport[],
+): void {
+  const placed = new Map<string, ReturnType<typeof podToPlace>[]>();
+  const toPlace: PodToPlace[] = [];
+  for (const [key, stored] of pods) {
+    const namespace = key.slice(0, key.indexOf('/'));
+    const demand = podToPlace(key, stored.pod.spec, demandOwner(stored.pod, namespace));
+    if (stored.node === undefined) {
+      toPlace.push(demand);
+      continue;
+    }
+    const list = placed.get(stored.node);
+    if (list === undefined) placed.set(stored.node, [demand]);
+    else list.push(demand);
+  }
+  if (toPlace.length === 0) return;
+  const infos: NodeInfo[] = nodeList.map((node) => ({
+    name: node.name,
+    ready: node.ready,
+    labels: node.labels,
+    allocatable: {
+      cpuMillis: Math.floor(node.capacity.cpu * 1000),
+      memoryBytes: node.capacity.memoryBytes,
+    },
+    pods: placed.get(node.name) ?? [],
+  }));
+  for (const placement of schedule(toPlace, infos)) {
+    const key = placement.pod.key;
+    const stored = pods.get(key);
+    if (stored === undefined) continue;
+    if (isPlaced(placement)) {
+      const pod = { ...stored.pod, spec: { ...stored.pod.spec, nodeName: placement.node } };
+      pods.set(key, { pod, node: placement.node });
+      reports.push({
+        ref: podRef(key),
+        action: 'scheduled',
+        reason: `bound to ${placement.node}`,
+        node: placement.node,
+      });
+    } else {
+      reports.push({ ref: podRef(key), action: 'pending', reason: placement.unschedulable });
+    }
+  }
+}
+
+/** Per node, the pods bound to it; nodes that had pods before get their (maybe empty) set. */
+function assignmentsOf(
+  pods: ReadonlyMap<string, StoredPod>,
+  nodeList: readonly NodeView[],
+  previous: ReadonlyMap<string, StoredPod>,
+): Map<string, Pod[]> {
+  const sets = new Map<string, Pod[]>();
+  for (const node of nodeList) sets.set(node.name, []);
+  for (const stored of previous.values()) {
+    if (stored.node !== undefined && !sets.has(stored.node)) sets.set(stored.node, []);
+  }
+  for (const stored of pods.values()) {
+    if (stored.node === undefined) continue;
+    const list = sets.get(stored.node);
+    if (list === undefined) sets.set(stored.node, [stored.pod]);
+    else list.push(stored.pod);
+  }
+  return sets;
+}

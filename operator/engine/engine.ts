@@ -1,0 +1,112 @@
+/**
+ * The reconcile loop: keeps the last synced source, and on every pass reads the nodes from the
+ * endpoint, asks `decide` what to do, saves the next state and hands each node its whole pod
+ * set. Level-triggered: a pass needs no memory of events, so a missed one is repaired by the
+ * next (a node change, or the periodic resync).
+ */
+import type { Clock } from '../agent/lifecycle/clock.js';
+import type { NodeEndpoint } from '../api/node-endpoint.js';
+import type { RandomSource } from '../controllers/pod-names.js';
+import type { ManifestObject } from '../manifests/types.js';
+import type { PlanOptions, PlanRefusal } from '../plan/types.js';
+import { type Decision, decide, type NodeView, type ObjectReport } from './decide.js';
+import type { EngineState } from './state.js';
+
+export interface EngineOptions {
+  readonly endpoint: NodeEndpoint;
+  readonly state: EngineState;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  /** Heartbeat intervals a node may miss and still count as ready. @default 3 */
+  readonly missedHeartbeats?: number;
+}
+
+export interface SyncResult {
+  /** Set when the plan was refused; nothing was changed. */
+  readonly refused?: PlanRefusal;
+  readonly reports: readonly ObjectReport[];
+}
+
+export interface Engine {
+  /** Makes `objects` the desired state and runs a pass at once. */
+  sync(objects: readonly ManifestObject[], options?: Partial<PlanOptions>): SyncResult;
+  /** One pass over the last synced objects (none before the first sync: nothing happens). */
+  reconcile(): SyncResult;
+  /**
+   * Runs a pass after every node change (coalesced) and every `resyncMs`; returns a stop
+   * function. Readiness turns false without any event, hence the resync.
+   */
+  start(resyncMs?: number): () => void;
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  const { endpoint, state, clock, random } = options;
+  let desired: { objects: readonly ManifestObject[]; plan: Partial<PlanOptions> } | undefined;
+
+  function nodes(): NodeView[] {
+    return endpoint.nodes().map((record) => ({
+      name: record.name,
+      ready: endpoint.isReady(record.name, options.missedHeartbeats),
+      labels: record.labels,
+      capacity: record.capacity,
+      pods: record.pods,
+    }));
+  }
+
+  function carryOut(decision: Decision): void {
+    if (decision.refused !== undefined) return;
+    // Saved first: an assignment is only ever made from a binding the state holds.
+    state.save(decision.next);
+    for (const [node, pods] of decision.assignments) endpoint.assign(node, pods);
+  }
+
+  function reconcile(): SyncResult {
+    if (desired === undefined) return { reports: [] };
+    const decision = decide(desired.objects, state.load(), nodes(), clock.now(), {
+      ...desired.plan,
+      random,
+    });
+    carryOut(decision);
+    return decision.refused === undefined
+      ? { reports: decision.reports }
+      : { refused: decision.refused, reports: decision.reports };
+  }
+
+  return {
+    sync(objects, plan = {}) {
+      const previous = desired;
+      desired = { objects: [...objects], plan };
+      const result = reconcile();
+      // A refused source does not become the desired state; the last good one stays.
+      if (result.refused !== undefined) desired = previous;
+      return result;
+    },
+    reconcile,
+    start(resyncMs = 5000) {
+      let stopped = false;
+      let queued = false;
+      let cancelResync = (): void => {};
+      const pass = (): void => {
+        queued = false;
+        if (!stopped) reconcile();
+      };
+      const queue = (): void => {
+        if (queued || stopped) return;
+        queued = true;
+        queueMicrotask(pass);
+      };
+      const resync = (): void => {
+        if (stopped) return;
+        queue();
+        cancelResync = clock.setTimer(resync, resyncMs);
+      };
+      const unsubscribe = endpoint.onChange(queue);
+      cancelResync = clock.setTimer(resync, resyncMs);
+      return () => {
+        stopped = true;
+        unsubscribe();
+        cancelResync();
+      };
+    },
+  };
+}
