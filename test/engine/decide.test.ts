@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import { decide, type NodeView, podKey } from '../../operator/engine/decide.js';
+import { type EngineSnapshot, emptySnapshot } from '../../operator/engine/state.js';
+import { processFile } from '../../operator/manifests/load.js';
+import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
+import type { Pod } from '../../operator/model/generated/types.js';
+
+function load(yaml: string): ManifestObject[] {
+  const result = processFile('app.yaml', new TextEncoder().encode(yaml), DEFAULT_PARSE_LIMITS);
+  expect(result.problems).toEqual([]);
+  return [...result.objects];
+}
+
+/** A deterministic random source (LCG), so generated names and uids repeat run to run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function rc(replicas: number, image = 'busybox:1'): string {
+  return `apiVersion: v1
+kind: ReplicationController
+metadata: {name: web}
+spec:
+  replicas: ${replicas}
+  selector: {app: web}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: c
+        image: ${image}
+        resources: {requests: {cpu: 100m, memory: 64Mi}}
+`;
+}
+
+function pod(name: string, image = 'busybox:1', cpu = '100m'): string {
+  return `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  containers:
+  - name: c
+    image: ${image}
+    resources: {requests: {cpu: ${cpu}, memory: 64Mi}}
+`;
+}
+
+function node(name: string, ready = true, cpu = 2): NodeView {
+  return { name, ready, labels: {}, capacity: { cpu, memoryBytes: 4 * 2 ** 30 }, pods: [] };
+}
+
+const NOW = Date.parse('2026-11-25T12:00:00Z');
+const TWO_NODES = [node('node-a'), node('node-b')];
+
+function assignedKeys(assignments: ReadonlyMap<string, readonly Pod[]>): string[] {
+  return [...assignments.values()].flat().map(podKey);
+}
+
+function sizes(assignments: ReadonlyMap<string, readonly Pod[]>): number[] {
+  return [...assignments.values()].map((pods) => pods.length).sort();
+}
+
+describe('decide', () => {
+  it('creates an RC’s replicas and spreads them over the ready nodes', () => {
+    const decision = decide(load(rc(3)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(1) });
+    expect(decision.refused).toBeUndefined();
+    expect(decision.next.inventory).toEqual(new Set(['ReplicationController/default/web']));
+    expect(decision.next.pods.size).toBe(3);
+    expect(sizes(decision.assignments)).toEqual([1, 2]);
+    const keys = assignedKeys(decision.assignments);
+    expect(new Set(keys).size).toBe(3);
+    for (const stored of decision.next.pods.values()) {
+      expect(stored.node).toBeDefined();
+      expect(stored.pod.spec.nodeName).toBe(stored.node);
+      expect(stored.pod.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(stored.pod.metadata.ownerReferences?.[0]?.name).toBe('web');
+    }
+    const actions = decision.reports.map((report) => `${report.ref.kind}:${report.action}`);
+    expect(actions.filter((action) => action === 'Pod:create')).toHaveLength(3);
+    expect(actions.filter((action) => action === 'Pod:scheduled')).toHaveLength(3);
+    const rcReport = decision.reports.find((r) => r.ref.kind === 'ReplicationController');
+    expect(rcReport?.action).toBe('create');
+    expect(rcReport?.replicas?.desiredReplicas).toBe(3);
+  });
+
+  it('is level-triggered: a second pass over the same state changes nothing', () => {
+    const objects = load(rc(3));
+    const first = decide(objects, emptySnapshot(), TWO_NODES, NOW, { random: seeded(2) });
+    const second = decide(objects, first.next, TWO_NODES, NOW + 1000, { random: seeded(3) });
+    expect([...second.next.pods.keys()].sort()).toEqual([...first.next.pods.keys()].sort());
+    expect(second.assignments).toEqual(first.assignments);
+    expect(second.reports.filter((report) => report.ref.kind === 'Pod')).toEqual([]);
+  });
+
+  it('scales down by deleting pods, and each pod stays on its node', () => {
+    const first = decide(load(rc(3)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(4) });
+    const second = decide(load(rc(1)), first.next, TWO_NODES, NOW + 1000, { random: seeded(5) });
+    expect(second.next.pods.size).toBe(1);
+    expect(assignedKeys(second.assignments)).toHaveLength(1);
+    const [kept] = [...second.next.pods.entries()];
+    expect(kept).toBeDefined();
+    if (kept === undefined) return;
+    expect(first.next.pods.get(kept[0])?.node).toBe(kept[1].node);
+    const deletes = second.reports.filter((r) => r.ref.kind === 'Pod' && r.action === 'delete');
+    expect(deletes).toHaveLength(2);
+  });
+
+  it('leaves pods Pending with the scheduler’s message when no node fits', () => {
+    const decision = decide(
+      load(pod('big', 'busybox:1', '16')),
+      emptySnapshot(),
+      [node('node-a', true, 2), node('node-b', false)],
+      NOW,
+      {
+        random: seeded(6),
+      },
+    );
+    expect(decision.next.pods.get('default/big')?.node).toBeUndefined();
+    expect(assignedKeys(decision.assignments)).toEqual([]);
+    const pending = decision.reports.find((r) => r.action === 'pending');
+    expect(pending?.ref).toEqual({ kind: 'Pod', namespace: 'default', name: 'big' });
+    expect(pending?.reason).toMatch(/^0\/2 nodes are available: .*Insufficient cpu/);
+    expect(pending?.reason).toMatch(/not-ready|not ready/);
+  });
+
+  it('binds a Pending pod once a node comes', () => {
+    const objects = load(pod('solo'));
+    const first = decide(objects, emptySnapshot(), [], NOW, { random: seeded(7) });
+    expect(first.next.pods.get('default/solo')?.node).toBeUndefined();
+    const second = decide(objects, first.next, [node('node-a')], NOW + 1000, { random: seeded(8) });
+    expect(second.next.pods.get('default/solo')?.node).toBe('node-a');
+    expect(assignedKeys(second.assignments)).toEqual(['default/solo']);
+  });
+
+  it('deletes a bare pod that left git and cascades an RC that left git to its pods', () => {
+    const first = decide(
+      load(`${rc(2)}---\n${pod('solo')}---\n${pod('keep')}`),
+      emptySnapshot(),
+      TWO_NODES,
+      NOW,
+      {
+        random: seeded(9),
+      },
+    );
+    expect(first.next.pods.size).toBe(4);
+    const second = decide(load(pod('keep')), first.next, TWO_NODES, NOW + 1000, {
+      random: seeded(10),
+    });
+    expect([...second.next.pods.keys()]).toEqual(['default/keep']);
+    expect(second.next.inventory).toEqual(new Set(['Pod/default/keep']));
+    expect(assignedKeys(second.assignments)).toEqual(['default/keep']);
+    // Both nodes had pods: both are told their new (maybe empty) set.
+    expect([...second.assignments.keys()].sort()).toEqual(['node-a', 'node-b']);
+  });
+
+  it('refuses a source that would delete everything and changes nothing', () => {
+    const first = decide(load(rc(2)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(11) });
+    const second = decide([], first.next, TWO_NODES, NOW + 1000, { random: seeded(12) });
+    expect(second.refused?.code).toBe('PLAN_DELETES_EVERYTHING');
+    expect(second.next).toBe(first.next);
+    expect(assignedKeys(second.assignments).sort()).toEqual(assignedKeys(first.assignments).sort());
+    const allowed = decide([], first.next, TWO_NODES, NOW + 1000, {
+      random: seeded(12),
+      allowEmpty: true,
+    });
+    expect(allowed.next.pods.size).toBe(0);
+  });
+
+  it('replaces a bare pod whose spec changed: a new uid, scheduled again', () => {
+    const first = decide(load(pod('solo')), emptySnapshot(), TWO_NODES, NOW, {
+      random: seeded(13),
+    });
+    const before = first.next.pods.get('default/solo');
+    const second = decide(load(pod('solo', 'busybox:2')), first.next, TWO_NODES, NOW + 1000, {
+      random: seeded(14),
+    });
+    const after = second.next.pods.get('default/solo');
+    expect(after?.pod.spec.containers[0]?.image).toBe('busybox:2');
+    expect(after?.pod.metadata.uid).not.toBe(before?.pod.metadata.uid);
+    expect(after?.node).toBeDefined();
+    expect(assignedKeys(second.assignments)).toEqual(['default/solo']);
+  });
+
+  it('replaces RC pods its agent reports Failed', () => {
+    const objects = load(rc(2));
+    const first = decide(objects, emptySnapshot(), TWO_NODES, NOW, { random: seeded(15) });
+    const reported = TWO_NODES.map((view) => ({
+      ...view,
+      pods: [...first.next.pods.values()]
+        .filter((stored) => stored.node === view.name)
+        .map((stored) => ({
+          namespace: 'default',
+          name: stored.pod.metadata.name ?? '',
+          uid: stored.pod.metadata.uid ?? '',
+          status: { phase: 'Failed', conditions: [] },
+        })),
+    }));
+    const second = decide(objects, first.next, reported, NOW + 1000, { random: seeded(16) });
+    const creates = second.reports.filter((r) => r.ref.kind === 'Pod' && r.action === 'create');
+    expect(creates).toHaveLength(2);
+  });
+
+  it('never puts one pod in two nodes’ sets over a run of passes', () => {
+    const random = seeded(17);
+    let state: EngineSnapshot = emptySnapshot();
+    const counts = [3, 5, 1, 4, 0, 2];
+    for (const [index, replicas] of counts.entries()) {
+      const nodes = index % 2 === 0 ? TWO_NODES : [node('node-a'), node('node-b'), node('node-c')];
+      const decision = decide(
+        load(`${rc(replicas)}---\n${pod('solo')}`),
+        state,
+        nodes,
+        NOW + index,
+        { random },
+      );
+      const keys = assignedKeys(decision.assignments);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(keys).toHaveLength(replicas + 1);
+      state = decision.next;
+    }
+  });
+});
