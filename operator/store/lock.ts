@@ -1,0 +1,121 @@
+/**
+ * One operator per data dir: a lock file holding the owner's pid. It is created whole and
+ * atomically (written under a private name, then hard-linked to the lock name, which fails if
+ * the name exists), so a reader never sees a half-written pid. A lock whose pid is dead is stale
+ * (the operator was killed) and is taken over; a live one is refused.
+ */
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError } from '../model/errors.js';
+
+export const LOCK_FILE_NAME = 'berth.lock';
+
+export interface DataDirLock {
+  readonly path: string;
+  /** Removes the lock file if it is still ours. Safe to call twice. */
+  release(): void;
+}
+
+/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLockPid(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  // Unparsable content cannot name a live owner: it is treated as stale (pid 0 is never alive here).
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : 0;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone: nothing to clean.
+  }
+}
+
+/** Takes the data dir's lock for this process, or throws STORE_LOCKED naming the holder. */
+export function acquireDataDirLock(dataDir: string): DataDirLock {
+  const path = join(dataDir, LOCK_FILE_NAME);
+  const unique = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const draft = join(dataDir, `.${LOCK_FILE_NAME}.${unique}`);
+  writeFileSync(draft, `${process.pid}\n`, { mode: 0o644 });
+  try {
+    // A few rounds: each stale lock removed may race with another operator taking it first.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        linkSync(draft, path);
+        return makeLock(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = readLockPid(path);
+      if (holder === undefined) continue;
+      if (holder > 0 && isProcessAlive(holder)) {
+        throw new BerthError(
+          'STORE_LOCKED',
+          `data dir ${dataDir} is in use by another berth operator (pid ${holder})`,
+          {
+            retry: true,
+            hint: `stop the operator with pid ${holder}, or give this one another --data-dir`,
+          },
+        );
+      }
+      takeOverStaleLock(path, holder, unique);
+    }
+    throw new BerthError('STORE_LOCKED', `could not take the lock of data dir ${dataDir}`, {
+      retry: true,
+      hint: 'another operator keeps starting on this data dir; stop it and try again',
+    });
+  } finally {
+    unlinkQuietly(draft);
+  }
+}
+
+/**
+ * Moves the stale lock aside under a private name, then checks that what was moved is the stale
+ * one: if another operator replaced it in between, its fresh lock is put back.
+ */
+function takeOverStaleLock(path: string, stalePid: number, unique: string): void {
+  const aside = `${path}.stale-${unique}`;
+  try {
+    renameSync(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const moved = readLockPid(aside);
+  if (moved !== stalePid && moved !== undefined) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // Someone else holds the name now; they and the fresh owner sort it out on their next try.
+    }
+  }
+  unlinkQuietly(aside);
+}
+
+function makeLock(path: string): DataDirLock {
+  let released = false;
+  return {
+    path,
+    release() {
+      if (released) return;
+      released = true;
+      if (readLockPid(path) === process.pid) unlinkQuietly(path);
+    },
+  };
+}
