@@ -10,6 +10,7 @@
  * procMount, the ImageVolumeSource pull policy); and the API server's rounding of resource
  * quantities up to milli units (SetDefaults_ResourceList), which would rewrite the user's text.
  */
+
 import type {
   Container,
   HTTPGetAction,
@@ -22,6 +23,7 @@ import type {
   ServiceSpec,
   Volume,
 } from '../model/generated/types.js';
+import { copyJson } from '../model/json.js';
 import type { ManifestObject } from './types.js';
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -81,14 +83,14 @@ export const VOLUME_SOURCE_FIELDS = [
 export function applyDefaults(obj: ManifestObject): ManifestObject {
   switch (obj.kind) {
     case 'Pod': {
-      const pod = structuredClone(obj.object);
+      const pod = copyJson(obj.object);
       defaultMetadata(pod.metadata);
       defaultPodSpec(pod.spec);
       defaultPodOnly(pod.spec);
       return { kind: 'Pod', object: pod, origin: obj.origin, locate: locator(obj) };
     }
     case 'ReplicationController': {
-      const rc = structuredClone(obj.object);
+      const rc = copyJson(obj.object);
       defaultMetadata(rc.metadata);
       const templateLabels = rc.spec.template.metadata?.labels ?? {};
       if (Object.keys(templateLabels).length > 0) {
@@ -109,7 +111,7 @@ export function applyDefaults(obj: ManifestObject): ManifestObject {
       };
     }
     case 'Service': {
-      const service = structuredClone(obj.object);
+      const service = copyJson(obj.object);
       defaultMetadata(service.metadata);
       defaultServiceSpec(service);
       return { kind: 'Service', object: service, origin: obj.origin, locate: locator(obj) };

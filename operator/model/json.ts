@@ -1,0 +1,29 @@
+/**
+ * Deep copy of plain JSON data (objects, arrays, strings, numbers, booleans, null), which is
+ * all a parsed manifest holds. Several times faster than structuredClone, which has to handle
+ * every kind of value; defaulting copies every object of a source, so it counts.
+ */
+export function copyJson<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i += 1) out[i] = copyJson(value[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const copy = copyJson((value as Record<string, unknown>)[key]);
+    // A manifest may hold a key named __proto__ as data; assigning it would set the prototype.
+    if (key === '__proto__') {
+      Object.defineProperty(out, key, {
+        value: copy,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      out[key] = copy;
+    }
+  }
+  return out as T;
+}
