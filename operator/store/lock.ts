@@ -49,6 +49,18 @@ function unlinkQuietly(path: string): void {
 
 /** Takes the data dir's lock for this process, or throws STORE_LOCKED naming the holder. */
 export function acquireDataDirLock(dataDir: string): DataDirLock {
+  try {
+    return acquireOrRefuse(dataDir);
+  } catch (error) {
+    if (error instanceof BerthError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new BerthError('STORE_FAILED', `cannot lock data dir ${dataDir}: ${message}`, {
+      cause: error,
+    });
+  }
+}
+
+function acquireOrRefuse(dataDir: string): DataDirLock {
   const path = join(dataDir, LOCK_FILE_NAME);
   const unique = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
   const draft = join(dataDir, `.${LOCK_FILE_NAME}.${unique}`);
