@@ -4,19 +4,11 @@
  * uses the `pod-template-hash` label the same way). Pure: an FNV-1a style hash over canonical
  * JSON, no crypto module needed for a change detector.
  */
+
 import type { PodTemplateSpec } from '../model/generated/types.js';
+import { canonicalJson } from '../model/json.js';
 
 export const TEMPLATE_HASH_ANNOTATION = 'berth.io/template-hash';
-
-/** JSON with object keys sorted, so equal values give equal text whatever the key order. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, item]) => item !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-}
 
 /**
  * 64 bits from two 32-bit FNV-1a lanes with different offset bases, the second one mixed
@@ -49,3 +41,5 @@ export function templateHash(template: PodTemplateSpec): string {
     }),
   );
 }
+
+export { canonicalJson };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Container, Pod } from '../../model/generated/types.js';
+import { canonicalJson } from '../../model/json.js';
 
 /**
  * Spec hashes, stored in each container's `io.berth.spec-hash` label. The label holds
@@ -8,16 +9,6 @@ import type { Container, Pod } from '../../model/generated/types.js';
  * and the volumes it mounts. A changed container part replaces that container; a changed
  * sandbox part replaces the whole pod, since host ports are bound on the sandbox.
  */
-
-/** JSON with object keys sorted, so equal values hash equal whatever the key order. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, item]) => item !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-}
 
 function shortHash(value: unknown, length: number): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, length);
@@ -78,3 +69,5 @@ export function podUid(pod: Pod): string {
   // Shaped like a UUID, as Kubernetes uids are.
   return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
 }
+
+export { canonicalJson };
