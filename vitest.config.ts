@@ -10,6 +10,7 @@ const DOCKER_TESTS = [
   'test/agent/runtime*.test.ts',
   'test/agent/volumes.test.ts',
   'test/agent/*.docker.test.ts',
+  'test/engine/*.docker.test.ts',
   'test/cli/*docker*.test.ts',
 ];
 
