@@ -158,6 +158,17 @@ export function decide(
   for (const change of plan.changes) {
     const key = refKey(change.ref);
     const want = desiredByKey.get(key);
+    const podKeyOf = `${change.ref.namespace}/${change.ref.name}`;
+    if (change.ref.kind === 'Pod' && change.action === 'create') {
+      const holder = pods.get(podKeyOf);
+      const owner = holder === undefined ? undefined : controllerOf(holder.pod);
+      if (owner !== undefined) {
+        // Left out of the inventory, so a later pass creates it once the name is free.
+        const reason = `the name is taken by a pod of ${owner.kind} ${owner.name}; not created`;
+        reports.push({ ref: change.ref, action: 'pending', reason });
+        continue;
+      }
+    }
     const kept = change.action === 'delete' ? undefined : (want ?? liveByKey.get(key));
     if (kept !== undefined) objects.push({ kind: kept.kind, object: kept.object });
     reports.push({ ref: change.ref, action: change.action, reason: change.reason });
@@ -165,7 +176,6 @@ export function decide(
       deletedControllers.add(`${change.ref.namespace}/${change.ref.name}`);
     }
     if (change.ref.kind !== 'Pod') continue;
-    const podKeyOf = `${change.ref.namespace}/${change.ref.name}`;
     switch (change.action) {
       case 'delete':
         pods.delete(podKeyOf);

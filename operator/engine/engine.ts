@@ -19,6 +19,8 @@ export interface EngineOptions {
   readonly random: RandomSource;
   /** Heartbeat intervals a node may miss and still count as ready. @default 3 */
   readonly missedHeartbeats?: number;
+  /** A pass started by `start` that threw; the next pass tries again. @default ignored */
+  readonly onError?: (error: unknown) => void;
 }
 
 export interface SyncResult {
@@ -88,7 +90,12 @@ export function createEngine(options: EngineOptions): Engine {
       let cancelResync = (): void => {};
       const pass = (): void => {
         queued = false;
-        if (!stopped) reconcile();
+        if (stopped) return;
+        try {
+          reconcile();
+        } catch (error) {
+          options.onError?.(error);
+        }
       };
       const queue = (): void => {
         if (queued || stopped) return;

@@ -223,4 +223,25 @@ describe('decide', () => {
       state = decision.next;
     }
   });
+
+  it('does not let a bare pod take the name of an RC’s pod, and creates it once the name is free', () => {
+    const first = decide(load(rc(1)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(18) });
+    const [taken] = [...first.next.pods.values()];
+    const name = taken?.pod.metadata.name ?? '';
+    const second = decide(load(`${rc(1)}---\n${pod(name)}`), first.next, TWO_NODES, NOW + 1, {
+      random: seeded(19),
+    });
+    expect(second.next.pods.get(`default/${name}`)?.pod.metadata.uid).toBe(taken?.pod.metadata.uid);
+    expect(second.next.inventory.has(`Pod/default/${name}`)).toBe(false);
+    expect(second.reports.find((r) => r.ref.name === name)?.action).toBe('pending');
+    const third = decide(load(`${rc(0)}---\n${pod(name)}`), second.next, TWO_NODES, NOW + 2, {
+      random: seeded(20),
+    });
+    const fourth = decide(load(`${rc(0)}---\n${pod(name)}`), third.next, TWO_NODES, NOW + 3, {
+      random: seeded(21),
+    });
+    const bare = fourth.next.pods.get(`default/${name}`);
+    expect(bare?.pod.metadata.ownerReferences).toBeUndefined();
+    expect(fourth.next.inventory.has(`Pod/default/${name}`)).toBe(true);
+  });
 });

@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../operator/agent/lifecycle/clock.js';
+import { createNodeClient } from '../../operator/api/node-client.js';
+import {
+  assignmentVersionOf,
+  createNodeEndpoint,
+  type NodeEndpoint,
+} from '../../operator/api/node-endpoint.js';
+import { createEngine } from '../../operator/engine/engine.js';
+import { createMemoryState } from '../../operator/engine/state.js';
+import { processFile } from '../../operator/manifests/load.js';
+import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
+import { NO_NODES_MESSAGE } from '../../operator/scheduler/filters.js';
+
+/** The loop over a real endpoint on loopback, with agents played by real node clients. */
+
+const TOKEN = 'engine-loop-token';
+const closers: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  while (closers.length > 0) await closers.pop()?.();
+});
+
+function load(yaml: string): ManifestObject[] {
+  const result = processFile('app.yaml', new TextEncoder().encode(yaml), DEFAULT_PARSE_LIMITS);
+  expect(result.problems).toEqual([]);
+  return [...result.objects];
+}
+
+const SOLO = load(`apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  containers: [{name: c, image: busybox:1}]
+`);
+
+async function serve(clock: ManualClock): Promise<{ endpoint: NodeEndpoint; url: string }> {
+  const endpoint = createNodeEndpoint({ token: TOKEN, now: () => clock.now() });
+  const server = await endpoint.listen('127.0.0.1', 0);
+  closers.push(server.close);
+  return { endpoint, url: server.url };
+}
+
+async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+const REGISTRATION = { labels: {}, capacity: { cpu: 2, memoryBytes: 2 ** 30 } };
+
+describe('engine loop', () => {
+  it('reports a pod Pending without nodes and assigns it once a node registers', async () => {
+    const clock = new ManualClock();
+    const { endpoint, url } = await serve(clock);
+    const engine = createEngine({
+      endpoint,
+      state: createMemoryState(),
+      clock,
+      random: seeded(1),
+    });
+    const first = engine.sync(SOLO);
+    const pending = first.reports.find((report) => report.action === 'pending');
+    expect(pending?.ref.name).toBe('solo');
+    expect(pending?.reason).toBe(NO_NODES_MESSAGE);
+
+    closers.push(engine.start(60_000));
+    const client = createNodeClient({ server: url, token: TOKEN, name: 'node-1' });
+    await client.register(REGISTRATION);
+    await until(
+      () => endpoint.assignmentVersion('node-1') !== assignmentVersionOf([]),
+      'the pod to be assigned after registration',
+    );
+    const assigned = await client.watchAssignments('', 0);
+    expect(assigned.pods.map((pod) => pod.metadata.name)).toEqual(['solo']);
+    expect(assigned.pods[0]?.spec.nodeName).toBe('node-1');
+  });
+
+  it('keeps the last good source when a sync is refused, and prunes with allowEmpty', async () => {
+    const clock = new ManualClock();
+    const { endpoint, url } = await serve(clock);
+    const client = createNodeClient({ server: url, token: TOKEN, name: 'node-1' });
+    await client.register(REGISTRATION);
+    const engine = createEngine({ endpoint, state: createMemoryState(), clock, random: seeded(2) });
+    engine.sync(SOLO);
+    expect((await client.watchAssignments('', 0)).pods).toHaveLength(1);
+
+    const refused = engine.sync([]);
+    expect(refused.refused?.code).toBe('PLAN_DELETES_EVERYTHING');
+    // The next pass works from the last good source: the pod stays.
+    expect(engine.reconcile().refused).toBeUndefined();
+    expect((await client.watchAssignments('', 0)).pods).toHaveLength(1);
+
+    engine.sync([], { allowEmpty: true });
+    expect((await client.watchAssignments('', 0)).pods).toEqual([]);
+  });
+
+  it('schedules onto a node that turned ready on the periodic resync only', async () => {
+    const clock = new ManualClock();
+    const { endpoint, url } = await serve(clock);
+    const client = createNodeClient({ server: url, token: TOKEN, name: 'node-1' });
+    await client.register(REGISTRATION);
+    // Missed heartbeats: the node is known but not ready.
+    clock.advance(60_000);
+    const engine = createEngine({ endpoint, state: createMemoryState(), clock, random: seeded(3) });
+    const first = engine.sync(SOLO);
+    expect(first.reports.find((r) => r.action === 'pending')?.reason).toMatch(/^0\/1 nodes/);
+    closers.push(engine.start(1_000));
+    await client.heartbeat();
+    await until(async () => (await client.watchAssignments('', 0)).pods.length === 1, 'assignment');
+  });
+});
