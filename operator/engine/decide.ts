@@ -155,6 +155,8 @@ export function decide(
   const objects: LiveObject[] = [];
   const pods = new Map(state.pods);
   const deletedControllers = new Set<string>();
+  /** Replaced pods and the node the old one ran on: the same agent swaps them in order. */
+  const preferred = new Map<string, string>();
   for (const change of plan.changes) {
     const key = refKey(change.ref);
     const want = desiredByKey.get(key);
@@ -183,9 +185,12 @@ export function decide(
       case 'create':
       case 'update':
       case 'replace':
-        // A pod's spec cannot change in place: the new one is made and scheduled afresh.
-        if (want !== undefined)
+        // A pod's spec cannot change in place: a new one (new uid) replaces it.
+        if (want !== undefined) {
+          const previousNode = pods.get(podKeyOf)?.node;
+          if (previousNode !== undefined) preferred.set(podKeyOf, previousNode);
           pods.set(podKeyOf, { pod: stamped(want.object as Pod, now, options.random) });
+        }
         break;
       case 'unchanged':
         break;
@@ -247,7 +252,7 @@ export function decide(
     }
   }
 
-  scheduleUnbound(pods, nodeList, reports);
+  scheduleUnbound(pods, nodeList, preferred, reports);
 
   const withCounts = reports.map((report) =>
     report.ref.kind === 'ReplicationController'
@@ -265,51 +270,78 @@ function withReplicas(report: ObjectReport, replicas: RcStatus | undefined): Obj
   return replicas === undefined ? report : { ...report, replicas };
 }
 
-/** Binds every unbound pod the scheduler places; the rest stay Pending with its message. */
+/**
+ * Binds every unbound pod the scheduler places; the rest stay Pending with its message. A
+ * replaced pod is tried on its old node first: that agent removes the old pod before it starts
+ * the new one, so the two never run at once on different nodes. Only when it no longer fits
+ * there is it scheduled like any other pod.
+ */
 function scheduleUnbound(
   pods: Map<string, StoredPod>,
   nodeList: readonly NodeView[],
+  preferred: ReadonlyMap<string, string>,
   reports: ObjectReport[],
 ): void {
-  const placed = new Map<string, ReturnType<typeof podToPlace>[]>();
-  const toPlace: PodToPlace[] = [];
+  const placed = new Map<string, PodToPlace[]>();
+  const addPlaced = (node: string, demand: PodToPlace): void => {
+    const list = placed.get(node);
+    if (list === undefined) placed.set(node, [demand]);
+    else list.push(demand);
+  };
+  const pinned: PodToPlace[] = [];
+  const free: PodToPlace[] = [];
   for (const [key, stored] of pods) {
     const namespace = key.slice(0, key.indexOf('/'));
     const demand = podToPlace(key, stored.pod.spec, demandOwner(stored.pod, namespace));
-    if (stored.node === undefined) {
-      toPlace.push(demand);
+    if (stored.node !== undefined) {
+      addPlaced(stored.node, demand);
       continue;
     }
-    const list = placed.get(stored.node);
-    if (list === undefined) placed.set(stored.node, [demand]);
-    else list.push(demand);
-  }
-  if (toPlace.length === 0) return;
-  const infos: NodeInfo[] = nodeList.map((node) => ({
-    name: node.name,
-    ready: node.ready,
-    labels: node.labels,
-    allocatable: {
-      cpuMillis: Math.floor(node.capacity.cpu * 1000),
-      memoryBytes: node.capacity.memoryBytes,
-    },
-    pods: placed.get(node.name) ?? [],
-  }));
-  for (const placement of schedule(toPlace, infos)) {
-    const key = placement.pod.key;
-    const stored = pods.get(key);
-    if (stored === undefined) continue;
-    if (isPlaced(placement)) {
-      const pod = { ...stored.pod, spec: { ...stored.pod.spec, nodeName: placement.node } };
-      pods.set(key, { pod, node: placement.node });
-      reports.push({
-        ref: podRef(key),
-        action: 'scheduled',
-        reason: `bound to ${placement.node}`,
-        node: placement.node,
-      });
+    const previous = preferred.get(key);
+    if (previous !== undefined && demand.nodeName === undefined) {
+      pinned.push({ ...demand, nodeName: previous });
     } else {
-      reports.push({ ref: podRef(key), action: 'pending', reason: placement.unschedulable });
+      free.push(demand);
+    }
+  }
+  const infos = (): NodeInfo[] =>
+    nodeList.map((node) => ({
+      name: node.name,
+      ready: node.ready,
+      labels: node.labels,
+      allocatable: {
+        cpuMillis: Math.floor(node.capacity.cpu * 1000),
+        memoryBytes: node.capacity.memoryBytes,
+      },
+      pods: placed.get(node.name) ?? [],
+    }));
+  const bind = (key: string, node: string): void => {
+    const stored = pods.get(key);
+    if (stored === undefined) return;
+    const pod = { ...stored.pod, spec: { ...stored.pod.spec, nodeName: node } };
+    pods.set(key, { pod, node });
+    reports.push({ ref: podRef(key), action: 'scheduled', reason: `bound to ${node}`, node });
+  };
+  if (pinned.length > 0) {
+    for (const placement of schedule(pinned, infos())) {
+      const { nodeName: _previous, ...demand } = placement.pod;
+      if (isPlaced(placement)) {
+        bind(placement.pod.key, placement.node);
+        addPlaced(placement.node, demand);
+      } else {
+        free.push(demand);
+      }
+    }
+  }
+  if (free.length === 0) return;
+  for (const placement of schedule(free, infos())) {
+    if (isPlaced(placement)) bind(placement.pod.key, placement.node);
+    else {
+      reports.push({
+        ref: podRef(placement.pod.key),
+        action: 'pending',
+        reason: placement.unschedulable,
+      });
     }
   }
 }

@@ -244,4 +244,36 @@ describe('decide', () => {
     expect(bare?.pod.metadata.ownerReferences).toBeUndefined();
     expect(fourth.next.inventory.has(`Pod/default/${name}`)).toBe(true);
   });
+
+  it('puts a replaced pod on its old node, though another ranks first, while it fits there', () => {
+    const first = decide(load(pod('solo')), emptySnapshot(), TWO_NODES, NOW, {
+      random: seeded(22),
+    });
+    const stored = first.next.pods.get('default/solo');
+    expect(stored?.node).toBe('node-a');
+    if (stored === undefined) return;
+    // Moved by hand to node-b: node-a (first by name, equally free) would win a fresh pick.
+    const onB = {
+      ...first.next,
+      pods: new Map([
+        [
+          'default/solo',
+          {
+            pod: { ...stored.pod, spec: { ...stored.pod.spec, nodeName: 'node-b' } },
+            node: 'node-b',
+          },
+        ],
+      ]),
+    };
+    const replaced = decide(load(pod('solo', 'busybox:2')), onB, TWO_NODES, NOW + 1, {
+      random: seeded(23),
+    });
+    expect(replaced.next.pods.get('default/solo')?.node).toBe('node-b');
+    // It no longer fits node-b (which has room for 1 cpu): scheduled like any other pod.
+    const small = [node('node-a'), node('node-b', true, 1)];
+    const moved = decide(load(pod('solo', 'busybox:2', '1500m')), onB, small, NOW + 1, {
+      random: seeded(24),
+    });
+    expect(moved.next.pods.get('default/solo')?.node).toBe('node-a');
+  });
 });
