@@ -4,7 +4,7 @@
  * the name exists), so a reader never sees a half-written pid. A lock whose pid is dead is stale
  * (the operator was killed) and is taken over; a live one is refused.
  */
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../model/errors.js';
 
@@ -66,8 +66,9 @@ function acquireOrRefuse(dataDir: string): DataDirLock {
   const draft = join(dataDir, `.${LOCK_FILE_NAME}.${unique}`);
   writeFileSync(draft, `${process.pid}\n`, { mode: 0o644 });
   try {
-    // A few rounds: each stale lock removed may race with another operator taking it first.
-    for (let attempt = 0; attempt < 5; attempt++) {
+    // A few rounds: a stale lock removed may be taken first by another operator, or another
+    // operator may be removing it (we then wait for it to be gone).
+    for (let attempt = 0; attempt < 200; attempt++) {
       try {
         linkSync(draft, path);
         return makeLock(path);
@@ -86,7 +87,7 @@ function acquireOrRefuse(dataDir: string): DataDirLock {
           },
         );
       }
-      takeOverStaleLock(path, holder, unique);
+      takeOverStaleLock(path, holder, draft);
     }
     throw new BerthError('STORE_LOCKED', `could not take the lock of data dir ${dataDir}`, {
       retry: true,
@@ -98,26 +99,29 @@ function acquireOrRefuse(dataDir: string): DataDirLock {
 }
 
 /**
- * Moves the stale lock aside under a private name, then checks that what was moved is the stale
- * one: if another operator replaced it in between, its fresh lock is put back.
+ * Removes a stale lock, under a second lock (`berth.lock.takeover`, created the same atomic way):
+ * only its holder may remove the lock file, and it checks the pid again first, so a racing
+ * operator's fresh lock is never removed. A takeover lock left by a dead process is removed.
  */
-function takeOverStaleLock(path: string, stalePid: number, unique: string): void {
-  const aside = `${path}.stale-${unique}`;
+function takeOverStaleLock(path: string, stalePid: number, draft: string): void {
+  const guard = `${path}.takeover`;
   try {
-    renameSync(path, aside);
+    linkSync(draft, guard);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  const moved = readLockPid(aside);
-  if (moved !== stalePid && moved !== undefined) {
-    try {
-      linkSync(aside, path);
-    } catch {
-      // Someone else holds the name now; they and the fresh owner sort it out on their next try.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const guardHolder = readLockPid(guard);
+    if (guardHolder !== undefined && !(guardHolder > 0 && isProcessAlive(guardHolder))) {
+      unlinkQuietly(guard);
     }
+    return;
   }
-  unlinkQuietly(aside);
+  try {
+    // The lock name cannot be taken while it exists, and no one else removes it while we hold
+    // the guard: if it still names the stale pid, it is still the stale lock.
+    if (readLockPid(path) === stalePid) unlinkQuietly(path);
+  } finally {
+    unlinkQuietly(guard);
+  }
 }
 
 function makeLock(path: string): DataDirLock {

@@ -62,6 +62,7 @@ async function liveOtherProcess(): Promise<number> {
   return child.pid!;
 }
 
+const RACER = join(import.meta.dirname, 'lock-racer.ts');
 const lockPath = () => join(dataDir, LOCK_FILE_NAME);
 
 describe('data dir lock', () => {
@@ -122,5 +123,42 @@ describe('data dir lock', () => {
 
   it('reports a data dir it cannot write as STORE_FAILED', () => {
     expect(errorOf(() => acquireDataDirLock(join(dataDir, 'missing'))).code).toBe('STORE_FAILED');
+  });
+
+  it('lets exactly one of several racing processes take a stale lock', async () => {
+    writeFileSync(lockPath(), `${deadPid()}\n`);
+    const racers = Array.from({ length: 4 }, () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', RACER, dataDir], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      return new Promise<{ answer: string; pid: number }>((resolve) => {
+        let output = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('\n')) resolve({ answer: output.trim(), pid: child.pid! });
+        });
+      });
+    });
+    const answers = await Promise.all(racers);
+    const winners = answers.filter((racer) => racer.answer === 'won');
+    expect(winners.length, JSON.stringify(answers)).toBe(1);
+    expect(answers.filter((racer) => racer.answer === 'STORE_LOCKED').length).toBe(3);
+    expect(readFileSync(lockPath(), 'utf8').trim()).toBe(String(winners[0]!.pid));
+  });
+
+  it('clears a takeover lock left by a dead process, and waits out a live one', async () => {
+    const guardPath = `${lockPath()}.takeover`;
+    writeFileSync(lockPath(), `${deadPid()}\n`);
+    writeFileSync(guardPath, `${deadPid()}\n`);
+    open().close();
+    expect(existsSync(guardPath)).toBe(false);
+
+    // A live process in the middle of a takeover: no one else removes the stale lock meanwhile.
+    writeFileSync(lockPath(), `${deadPid()}\n`);
+    writeFileSync(guardPath, `${await liveOtherProcess()}\n`);
+    const error = errorOf(() => openStore(dataDir));
+    expect(error.code).toBe('STORE_LOCKED');
+    expect(existsSync(lockPath())).toBe(true);
   });
 });
