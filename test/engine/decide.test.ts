@@ -276,4 +276,25 @@ describe('decide', () => {
     });
     expect(moved.next.pods.get('default/solo')?.node).toBe('node-a');
   });
+
+  it('records a Service (inventory and report) without making pods for it', () => {
+    const service = `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+`;
+    const decision = decide(load(service), emptySnapshot(), TWO_NODES, NOW, { random: seeded(25) });
+    expect(decision.next.inventory).toEqual(new Set(['Service/default/web']));
+    expect(decision.next.objects.map((object) => object.kind)).toEqual(['Service']);
+    expect(decision.next.pods.size).toBe(0);
+    expect(decision.reports).toEqual([
+      {
+        ref: { kind: 'Service', namespace: 'default', name: 'web' },
+        action: 'create',
+        reason: 'new in git',
+      },
+    ]);
+  });
 });
