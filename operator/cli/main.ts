@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isBerthError } from '../model/errors.js';
 import { AGENT_HELP, runAgent } from './agent.js';
 import { DIFF_HELP, runDiff } from './diff.js';
+import { GET_HELP, runGet } from './get.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
 import { runValidate, VALIDATE_HELP } from './validate.js';
 
@@ -20,6 +21,7 @@ Commands:
   validate SOURCE    check manifests as a Kubernetes v1 API server would (exit 0 valid, 2 invalid)
   diff SOURCE        what a sync would change, as unified diffs; --from/--to compare two commits
                      (exit 0 in sync, 1 differences, 2 error)
+  get TYPE           show pods, rc, services or nodes from the operator's store
   agent              run this host's node agent (pods from --manifests DIR or an operator --server)
   help [COMMAND]     show help for a command
   version            print berth's version
@@ -30,6 +32,7 @@ const COMMAND_HELP: Record<string, string> = {
   validate: VALIDATE_HELP,
   diff: DIFF_HELP,
   agent: AGENT_HELP,
+  get: GET_HELP,
 };
 
 function version(): string {
@@ -49,6 +52,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runDiff(rest, io);
       case 'agent':
         return await runAgent(rest, io);
+      case 'get':
+        return await runGet(rest, io);
       case 'version':
       case '--version':
         writeLine(io.stdout, `berth ${version()}`);
