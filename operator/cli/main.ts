@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isBerthError } from '../model/errors.js';
 import { AGENT_HELP, runAgent } from './agent.js';
+import { APPLY_HELP, runApply } from './apply.js';
 import { DIFF_HELP, runDiff } from './diff.js';
 import { GET_HELP, runGet } from './get.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
@@ -22,6 +23,8 @@ Commands:
   diff SOURCE        what a sync would change, as unified diffs; --from/--to compare two commits
                      (exit 0 in sync, 1 differences, 2 error)
   get TYPE           show pods, rc, services or nodes from the operator's store
+  apply SOURCE       run SOURCE on this host and wait until its pods are ready
+                     (exit 0 ready, 1 not ready at --timeout, 2 invalid)
   agent              run this host's node agent (pods from --manifests DIR or an operator --server)
   help [COMMAND]     show help for a command
   version            print berth's version
@@ -32,6 +35,7 @@ const COMMAND_HELP: Record<string, string> = {
   validate: VALIDATE_HELP,
   diff: DIFF_HELP,
   agent: AGENT_HELP,
+  apply: APPLY_HELP,
   get: GET_HELP,
 };
 
@@ -52,6 +56,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runDiff(rest, io);
       case 'agent':
         return await runAgent(rest, io);
+      case 'apply':
+        return await runApply(rest, io);
       case 'get':
         return await runGet(rest, io);
       case 'version':
