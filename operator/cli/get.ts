@@ -184,13 +184,20 @@ function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The assigned pods of the namespace, by name, with their node. */
-function assignedPods(store: Store, namespace: string): { pod: unknown; node: string }[] {
-  return store
-    .assignments()
-    .filter((assignment) => namespaceOf(assignment.pod) === namespace)
-    .map((assignment) => ({ pod: assignment.pod, node: assignment.node }))
-    .sort((a, b) => compareNames(nameOf(a.pod), nameOf(b.pod)));
+/** The assigned pods of the namespace, by name, with their node (none while still unbound). */
+function assignedPods(store: Store, namespace: string): { pod: unknown; node?: string }[] {
+  return (
+    store
+      .assignments()
+      .filter((assignment) => namespaceOf(assignment.pod) === namespace)
+      // The engine stores a pod not scheduled yet under an empty node name (the column is NOT NULL).
+      .map((assignment) =>
+        assignment.node === ''
+          ? { pod: assignment.pod }
+          : { pod: assignment.pod, node: assignment.node },
+      )
+      .sort((a, b) => compareNames(nameOf(a.pod), nameOf(b.pod)))
+  );
 }
 
 /**

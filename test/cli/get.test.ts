@@ -159,7 +159,8 @@ beforeAll(() => {
         node: 'node-b',
         pod: rcPod('frontend-bbbbb', pullingStatus),
       },
-      { podKey: 'default/frontend-ccccc', node: 'node-a', pod: rcPod('frontend-ccccc', undefined) },
+      // Not scheduled yet: the engine stores an empty node name.
+      { podKey: 'default/frontend-ccccc', node: '', pod: rcPod('frontend-ccccc', undefined) },
     ]);
   } finally {
     store.close();
@@ -207,6 +208,9 @@ describe('berth get reads the operator store', () => {
     );
     expect(run.out).toContain(
       'frontend-bbbbb   0/1     ErrImagePull   0          2d    <none>      node-b',
+    );
+    expect(run.out).toContain(
+      'frontend-ccccc   0/1     Unknown        0          2d    <none>      <none>',
     );
   });
 
