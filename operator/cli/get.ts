@@ -172,12 +172,16 @@ function appliedObjects(
   kind: 'ReplicationController' | 'Service',
   namespace: string,
 ): { object: unknown; appliedAt: string }[] {
-  return store
-    .inventoryApps()
-    .flatMap((app) => store.inventory(app))
-    .filter((entry) => entry.ref.kind === kind && entry.ref.namespace === namespace)
-    .map((entry) => ({ object: entry.applied, appliedAt: entry.appliedAt }))
-    .sort((a, b) => compareNames(nameOf(a.object), nameOf(b.object)));
+  return (
+    store
+      .inventoryApps()
+      .flatMap((app) => store.inventory(app))
+      .filter((entry) => entry.ref.kind === kind && entry.ref.namespace === namespace)
+      // An object named by two sources' inventories is still one object: the first one shows.
+      .filter((entry, index, all) => all.findIndex((other) => other.key === entry.key) === index)
+      .map((entry) => ({ object: entry.applied, appliedAt: entry.appliedAt }))
+      .sort((a, b) => compareNames(nameOf(a.object), nameOf(b.object)))
+  );
 }
 
 function compareNames(a: string, b: string): number {

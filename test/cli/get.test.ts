@@ -133,6 +133,9 @@ beforeAll(() => {
       ],
       now,
     );
+    // The same RC in a second source's inventory still shows once.
+    const [firstRc] = store.inventory('guestbook');
+    if (firstRc !== undefined) store.recordApplied('mirror', [firstRc], now);
     store.allocate('clusterIP', 'Service/default/frontend', ['10.96.0.20'], now);
     store.upsertNode({
       name: 'node-a',
