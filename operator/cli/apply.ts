@@ -25,8 +25,8 @@ the local node agent, then waits until every desired pod is Running and Ready.
 ${SOURCE_FLAGS_HELP}
       --timeout DURATION  how long to wait for the pods (e.g. 90s, 2m) (@default 2m)
       --no-wait           sync and return without waiting for the pods
-      --data-dir DIR      the operator's data dir: store and lock (@default ~/.local/share/berth,
-                          or $BERTH_DATA_DIR)
+      --data-dir DIR      the operator's data dir: store and lock, read by berth get too
+                          (@default $XDG_DATA_HOME/berth/operator, else ~/.local/share/berth/operator)
       --node-name NAME    this host's node name (@default the host name, or $BERTH_NODE_NAME)
   -h, --help              show this help
 
@@ -90,12 +90,11 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
   }
 
   const nodeName = values['node-name'] ?? io.env.BERTH_NODE_NAME ?? defaultNodeName();
-  const dataDirFlag = values['data-dir'] ?? io.env.BERTH_DATA_DIR;
-  const start =
-    deps.startOperator ?? (await import('../operator/embedded.js')).startEmbeddedOperator;
+  const embedded = await import('../operator/embedded.js');
+  const start = deps.startOperator ?? embedded.startEmbeddedOperator;
   const operator = await start({
     nodeName,
-    ...(dataDirFlag === undefined ? {} : { dataDir: path.resolve(io.cwd, dataDirFlag) }),
+    dataDir: path.resolve(io.cwd, values['data-dir'] ?? embedded.defaultOperatorDataDir(io.env)),
     log: (line) => writeLine(io.stderr, `berth apply: ${line}`),
   });
   try {

@@ -30,7 +30,7 @@ export interface LocalAgent {
 }
 
 export interface EmbeddedOperatorOptions {
-  /** @default ~/.local/share/berth (or $XDG_DATA_HOME/berth) */
+  /** @default ~/.local/share/berth/operator (or $XDG_DATA_HOME/berth/operator), as `berth get` */
   readonly dataDir?: string;
   /** @default the host name */
   readonly nodeName: string;
@@ -59,7 +59,7 @@ export function defaultOperatorDataDir(env: NodeJS.ProcessEnv = process.env): st
     env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== ''
       ? env.XDG_DATA_HOME
       : path.join(os.homedir(), '.local', 'share');
-  return path.join(base, 'berth');
+  return path.join(base, 'berth', 'operator');
 }
 
 async function createDockerAgent(options: { node: string; dataDir: string }): Promise<LocalAgent> {
