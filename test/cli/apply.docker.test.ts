@@ -25,10 +25,10 @@ interface Run {
   readonly stderr: string;
 }
 
-function apply(from: string): Promise<Run> {
+function apply(from: string, timeout = '60s', data = dataDir): Promise<Run> {
   const child = spawn(
     process.execPath,
-    [BIN, 'apply', from, '--data-dir', dataDir, '--node-name', node, '--timeout', '60s'],
+    [BIN, 'apply', from, '--data-dir', data, '--node-name', node, '--timeout', timeout],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
@@ -150,4 +150,36 @@ describe('berth apply on the Docker Engine', () => {
     expect(refused.stderr).toContain('nothing applied');
     expect(await runningContainers()).toEqual(after);
   }, 240_000);
+
+  it("exits 1 at the timeout with each pod's reason", async () => {
+    const stuck = path.join(dir, 'stuck');
+    await fsp.mkdir(stuck);
+    await fsp.writeFile(
+      path.join(stuck, 'pods.yaml'),
+      `apiVersion: v1
+kind: Pod
+metadata: {name: noimage}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - {name: main, image: berth-test/absent:1, imagePullPolicy: Never}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: huge}
+spec:
+  containers:
+    - name: main
+      image: ${TEST_IMAGE}
+      imagePullPolicy: Never
+      resources: {requests: {cpu: "100000"}}
+`,
+    );
+    // Its own data dir: these pods never meet the first test's store.
+    const run = await apply(stuck, '5s', path.join(dir, 'stuck-data'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('not ready after 5s');
+    expect(run.stderr).toMatch(/pod\/huge Pending: .*Insufficient cpu/);
+    expect(run.stderr).toMatch(/pod\/noimage Pending: main: ErrImageNeverPull/);
+  }, 120_000);
 });
