@@ -24,7 +24,8 @@ the local node agent, then waits until every desired pod is Running and Ready.
 
 ${SOURCE_FLAGS_HELP}
       --timeout DURATION  how long to wait for the pods (e.g. 90s, 2m) (@default 2m)
-      --no-wait           sync and return without waiting for the pods
+      --no-wait           return once the pods' containers are started (or failed to),
+                          without waiting for them to be Running and Ready
       --data-dir DIR      the operator's data dir: store and lock, read by berth get too
                           (@default $XDG_DATA_HOME/berth/operator, else ~/.local/share/berth/operator)
       --node-name NAME    this host's node name (@default the host name, or $BERTH_NODE_NAME)
@@ -39,6 +40,23 @@ const NODE_REGISTER_TIMEOUT_MS = 15_000;
 
 export interface ApplyDeps {
   readonly startOperator?: (options: EmbeddedOperatorOptions) => Promise<EmbeddedOperator>;
+  /** Aborted to stop waiting (pods stay). @default aborted by SIGINT or SIGTERM */
+  readonly stopSignal?: AbortSignal;
+}
+
+/** SIGINT/SIGTERM end the wait, so the operator still closes and releases the lock. */
+function processStopSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
 }
 
 /** `90s`, `2m`, `1h`, `500ms`, or a bare number of seconds. */
@@ -112,8 +130,19 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
     } else {
       for (const report of changes) writeLine(io.stdout, describeReport(report));
     }
-    if (values['no-wait'] === true) return EXIT.ok;
-    return await waitForPods(operator, result.reports, timeoutMs, io);
+    const owned = deps.stopSignal === undefined ? processStopSignal() : undefined;
+    try {
+      return await waitForPods(
+        operator,
+        result.reports,
+        timeoutMs,
+        deps.stopSignal ?? owned!.signal,
+        io,
+        values['no-wait'] === true ? 'started' : 'ready',
+      );
+    } finally {
+      owned?.dispose();
+    }
   } finally {
     await operator.close();
   }
@@ -132,6 +161,8 @@ interface PodView {
   readonly ready: number;
   readonly total: number;
   readonly isReady: boolean;
+  /** Some container is still being created (no outcome yet). */
+  readonly creating: boolean;
   /** Waiting reasons of the containers, e.g. CrashLoopBackOff: message. */
   readonly trouble: readonly string[];
 }
@@ -154,6 +185,12 @@ function viewOf(status: PodStatusReport): PodView {
     ready,
     total: containers.length,
     isReady: status.phase === 'Running' && readyCondition?.status === 'True',
+    creating:
+      containers.length === 0 ||
+      containers.some((c) => {
+        const reason = c.state?.waiting?.reason;
+        return reason === 'ContainerCreating' || reason === 'PodInitializing';
+      }),
     trouble,
   };
 }
@@ -163,12 +200,17 @@ async function waitForPods(
   operator: EmbeddedOperator,
   reports: readonly ObjectReport[],
   timeoutMs: number,
+  stopSignal: AbortSignal,
   io: CliIo,
+  until: 'ready' | 'started',
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const shown = new Map<string, string>();
   for (;;) {
-    const desired = operator.store.assignments().map((a) => a.podKey);
+    const bound = operator.store.assignments().filter((a) => a.node !== '');
+    // The local agent runs in this process: even without waiting for readiness, the command
+    // stays until each pod's containers are started, else they would never be.
+    const desired = (until === 'ready' ? operator.store.assignments() : bound).map((a) => a.podKey);
     const statuses = new Map<string, PodStatusReport>();
     for (const node of operator.endpoint.nodes()) {
       // The wire type is the generic PodStatus; berth's agents send the narrower report.
@@ -188,16 +230,27 @@ async function waitForPods(
         shown.set(key, line);
         writeLine(io.stdout, line);
       }
-      if (view?.isReady !== true) notReady.push(key);
+      const done = until === 'ready' ? view?.isReady === true : view?.creating === false;
+      if (!done) notReady.push(key);
     }
     const wanted = new Set(desired);
     const lingering = [...(await operator.agent.podsOnEngine())].filter((key) => !wanted.has(key));
+    if (until === 'started' && notReady.length === 0) {
+      writeLine(io.stdout, `started: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
+      return EXIT.ok;
+    }
     if (notReady.length === 0 && lingering.length === 0) {
       writeLine(io.stdout, `ready: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
       return EXIT.ok;
     }
-    if (Date.now() >= deadline) {
-      writeLine(io.stderr, `berth apply: not ready after ${Math.round(timeoutMs / 1000)}s:`);
+    const stopped = stopSignal.aborted;
+    if (stopped || Date.now() >= deadline) {
+      writeLine(
+        io.stderr,
+        stopped
+          ? 'berth apply: stopped waiting; pods left as they are. Not ready:'
+          : `berth apply: not ready after ${Math.round(timeoutMs / 1000)}s:`,
+      );
       for (const key of notReady) {
         const name = key.slice(key.indexOf('/') + 1);
         const status = statuses.get(key);
@@ -206,7 +259,7 @@ async function waitForPods(
         );
         const reasons =
           status === undefined
-            ? [pending?.reason ?? 'Pending: not started on any node yet']
+            ? [pending?.reason ?? 'not started on any node yet']
             : viewOf(status).trouble;
         const phase = status?.phase ?? 'Pending';
         writeLine(io.stderr, `  pod/${name} ${phase}: ${reasons.join('; ') || 'not ready'}`);
@@ -214,6 +267,14 @@ async function waitForPods(
       for (const key of lingering) writeLine(io.stderr, `  pod/${key} still being removed`);
       return EXIT_NOT_READY;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, POLL_MS);
+      function done(): void {
+        clearTimeout(timer);
+        stopSignal.removeEventListener('abort', done);
+        resolve();
+      }
+      stopSignal.addEventListener('abort', done, { once: true });
+    });
   }
 }
