@@ -37,6 +37,11 @@ export interface NodeView {
   readonly capacity: { readonly cpu: number; readonly memoryBytes: number };
   /** The agent's latest status report (whole set). */
   readonly pods: readonly PodReport[];
+  /**
+   * When the node's agent was last heard from (ms since the epoch). Absent: no silence is
+   * judged and `ready` is taken as given.
+   */
+  readonly lastHeartbeat?: number;
 }
 
 /** What happened to an object in a pass, and why. */
@@ -62,6 +67,43 @@ export interface Decision {
 
 export interface DecideOptions extends Partial<PlanOptions> {
   readonly random: RandomSource;
+  /** Silence after which a node is NotReady: nothing new is placed on it. @default 40000 */
+  readonly nodeGraceMs?: number;
+  /**
+   * Silence after which a NotReady node's RC pods are evicted: dropped from its set and
+   * replaced, under new names, on other nodes. Bare pods stay bound. @default 60000
+   */
+  readonly evictionTimeoutMs?: number;
+}
+
+export const DEFAULT_NODE_GRACE_MS = 40_000;
+export const DEFAULT_EVICTION_TIMEOUT_MS = 60_000;
+
+/** How a node stands at `now`: silent nodes turn NotReady, then have their RC pods evicted. */
+interface NodeStanding {
+  readonly ready: boolean;
+  readonly evicting: boolean;
+  /** Why it is NotReady, for reports. */
+  readonly why?: string;
+}
+
+function standingOf(node: NodeView, now: number, options: DecideOptions): NodeStanding {
+  const grace = options.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
+  const eviction = options.evictionTimeoutMs ?? DEFAULT_EVICTION_TIMEOUT_MS;
+  if (node.lastHeartbeat === undefined) {
+    return node.ready
+      ? { ready: true, evicting: false }
+      : { ready: false, evicting: false, why: `node ${node.name} is NotReady` };
+  }
+  const silentMs = now - node.lastHeartbeat;
+  const silent = silentMs >= grace;
+  if (node.ready && !silent) return { ready: true, evicting: false };
+  const since = new Date(node.lastHeartbeat).toISOString();
+  return {
+    ready: false,
+    evicting: silentMs >= eviction,
+    why: `node ${node.name} is NotReady (no heartbeat since ${since})`,
+  };
 }
 
 const RC_KIND = 'ReplicationController';
@@ -129,10 +171,16 @@ function demandOwner(pod: Pod, namespace: string): string | undefined {
 export function decide(
   desired: readonly DesiredObject[],
   state: EngineSnapshot,
-  nodeList: readonly NodeView[],
+  givenNodes: readonly NodeView[],
   now: number,
   options: DecideOptions,
 ): Decision {
+  const standings = new Map(givenNodes.map((node) => [node.name, standingOf(node, now, options)]));
+  // Only ready nodes take new pods; the stale `ready` flag of a silent node is overridden.
+  const nodeList = givenNodes.map((node) => ({
+    ...node,
+    ready: standings.get(node.name)?.ready ?? node.ready,
+  }));
   const nodes = new Map(nodeList.map((node) => [node.name, node]));
   const plan = planChanges(desired, state.objects, state.inventory, options);
   if (isPlanRefusal(plan)) {
@@ -215,6 +263,8 @@ export function decide(
     }
   }
 
+  evictFromSilentNodes(pods, standings, reports);
+
   const controllers = objects
     .filter((object) => object.kind === 'ReplicationController')
     .map((object) => object.object as ReplicationController);
@@ -253,6 +303,7 @@ export function decide(
   }
 
   scheduleUnbound(pods, nodeList, preferred, reports);
+  reportStranded(pods, standings, reports);
 
   const withCounts = reports.map((report) =>
     report.ref.kind === 'ReplicationController'
@@ -264,6 +315,53 @@ export function decide(
     assignments: assignmentsOf(pods, nodeList, state.pods),
     reports: withCounts,
   };
+}
+
+/**
+ * RC pods on a node silent past the eviction timeout leave the pod set, so the RC's count
+ * falls and it makes replacements with new names: one name never runs twice, and the node
+ * drops the old pod from its set if it comes back.
+ */
+function evictFromSilentNodes(
+  pods: Map<string, StoredPod>,
+  standings: ReadonlyMap<string, NodeStanding>,
+  reports: ObjectReport[],
+): void {
+  for (const [key, stored] of pods) {
+    if (stored.node === undefined) continue;
+    const standing = standings.get(stored.node);
+    if (standing?.evicting !== true) continue;
+    const owner = controllerOf(stored.pod);
+    if (owner?.kind !== RC_KIND) continue;
+    pods.delete(key);
+    reports.push({
+      ref: podRef(key),
+      action: 'delete',
+      reason: `evicted: ${standing.why ?? `node ${stored.node} is NotReady`}; ReplicationController ${owner.name} replaces it`,
+      node: stored.node,
+    });
+  }
+}
+
+/** Bare pods stay bound to a NotReady node; their report says where they are stuck. */
+function reportStranded(
+  pods: ReadonlyMap<string, StoredPod>,
+  standings: ReadonlyMap<string, NodeStanding>,
+  reports: ObjectReport[],
+): void {
+  for (const [key, stored] of pods) {
+    if (stored.node === undefined) continue;
+    const standing = standings.get(stored.node);
+    if (standing === undefined || standing.ready) continue;
+    const ref = podRef(key);
+    const reason = `on an unreachable node: ${standing.why ?? `node ${stored.node} is NotReady`}`;
+    const index = reports.findIndex(
+      (report) => refKey(report.ref) === refKey(ref) && report.action === 'unchanged',
+    );
+    const stranded: ObjectReport = { ref, action: 'unchanged', reason, node: stored.node };
+    if (index >= 0) reports[index] = stranded;
+    else if (!reports.some((report) => refKey(report.ref) === refKey(ref))) reports.push(stranded);
+  }
 }
 
 function withReplicas(report: ObjectReport, replicas: RcStatus | undefined): ObjectReport {
