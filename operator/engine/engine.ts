@@ -8,9 +8,10 @@ import type { Clock } from '../agent/lifecycle/clock.js';
 import type { NodeEndpoint } from '../api/node-endpoint.js';
 import type { RandomSource } from '../controllers/pod-names.js';
 import type { ManifestObject } from '../manifests/types.js';
+import type { Pod } from '../model/generated/types.js';
 import type { PlanOptions, PlanRefusal } from '../plan/types.js';
 import { type Decision, decide, type NodeView, type ObjectReport } from './decide.js';
-import type { EngineState } from './state.js';
+import type { EngineSnapshot, EngineState, StoredPod } from './state.js';
 
 export interface EngineOptions {
   readonly endpoint: NodeEndpoint;
@@ -55,20 +56,24 @@ export function createEngine(options: EngineOptions): Engine {
     }));
   }
 
-  function carryOut(decision: Decision): void {
+  function carryOut(decision: Decision, previous: EngineSnapshot, nodeViews: NodeView[]): void {
     if (decision.refused !== undefined) return;
     // Saved first: an assignment is only ever made from a binding the state holds.
-    state.save(decision.next);
+    state.save(withReportedStatus(decision.next, previous, nodeViews));
     for (const [node, pods] of decision.assignments) endpoint.assign(node, pods);
   }
 
   function reconcile(): SyncResult {
     if (desired === undefined) return { reports: [] };
-    const decision = decide(desired.objects, state.load(), nodes(), clock.now(), {
+    const loaded = state.load();
+    const nodeViews = nodes();
+    // decide sees pods without their reported status: status is not desired state, and the
+    // node assignments it builds from these pods stay the same while only status changes.
+    const decision = decide(desired.objects, withoutStatus(loaded), nodeViews, clock.now(), {
       ...desired.plan,
       random,
     });
-    carryOut(decision);
+    carryOut(decision, loaded, nodeViews);
     return decision.refused === undefined
       ? { reports: decision.reports }
       : { refused: decision.refused, reports: decision.reports };
@@ -116,4 +121,59 @@ export function createEngine(options: EngineOptions): Engine {
       };
     },
   };
+}
+
+function podWithoutStatus(pod: Pod): Pod {
+  const { status: _status, ...rest } = pod;
+  return rest;
+}
+
+function withoutStatus(snapshot: EngineSnapshot): EngineSnapshot {
+  const pods = new Map<string, StoredPod>();
+  for (const [key, stored] of snapshot.pods) {
+    pods.set(key, { ...stored, pod: podWithoutStatus(stored.pod) });
+  }
+  return { ...snapshot, pods };
+}
+
+/** The report for this pod from the node it is bound to, matched by name and (if known) uid. */
+function reportedStatus(stored: StoredPod, nodeViews: readonly NodeView[]): Pod['status'] {
+  if (stored.node === undefined) return undefined;
+  const view = nodeViews.find((candidate) => candidate.name === stored.node);
+  const { metadata } = stored.pod;
+  const namespace = metadata.namespace ?? 'default';
+  const report = view?.pods.find(
+    (entry) =>
+      entry.namespace === namespace &&
+      entry.name === metadata.name &&
+      (metadata.uid === undefined || entry.uid === metadata.uid),
+  );
+  return report?.status;
+}
+
+/**
+ * Each pod of the next state with the status its node last reported, so readers of the state
+ * (`berth get pods`) see it. Without a report (the node has not reported yet, or no longer
+ * lists the pod) the status stored before is kept when it belongs to the same pod (same uid
+ * and node): an operator restart does not blank every pod until the first report.
+ */
+function withReportedStatus(
+  next: EngineSnapshot,
+  previous: EngineSnapshot,
+  nodeViews: readonly NodeView[],
+): EngineSnapshot {
+  const pods = new Map<string, StoredPod>();
+  for (const [key, stored] of next.pods) {
+    const bare = podWithoutStatus(stored.pod);
+    const before = previous.pods.get(key);
+    const status =
+      reportedStatus(stored, nodeViews) ??
+      (before !== undefined &&
+      before.node === stored.node &&
+      before.pod.metadata.uid === stored.pod.metadata.uid
+        ? before.pod.status
+        : undefined);
+    pods.set(key, { ...stored, pod: status === undefined ? bare : { ...bare, status } });
+  }
+  return { ...next, pods };
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../operator/agent/lifecycle/clock.js';
+import type { PodStatusReport } from '../../operator/agent/lifecycle/status-types.js';
 import { createNodeClient } from '../../operator/api/node-client.js';
 import {
   assignmentVersionOf,
@@ -118,5 +119,48 @@ describe('engine loop', () => {
     closers.push(engine.start(1_000));
     await client.heartbeat();
     await until(async () => (await client.watchAssignments('', 0)).pods.length === 1, 'assignment');
+  });
+
+  it('stores each pod with its last reported status and keeps it while no report lists it', async () => {
+    const clock = new ManualClock();
+    const { endpoint, url } = await serve(clock);
+    const client = createNodeClient({ server: url, token: TOKEN, name: 'node-1' });
+    await client.register(REGISTRATION);
+    const state = createMemoryState();
+    const engine = createEngine({ endpoint, state, clock, random: seeded(4) });
+    engine.sync(SOLO);
+    const stored = state.load().pods.get('default/solo');
+    expect(stored?.node).toBe('node-1');
+    expect(stored?.pod.status).toBeUndefined();
+    const uid = stored?.pod.metadata.uid ?? '';
+    const running: PodStatusReport = {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'True' }],
+      podIP: '10.88.0.7',
+      containerStatuses: [
+        {
+          name: 'c',
+          state: { running: { startedAt: '2026-01-01T00:00:00Z' } },
+          lastState: {},
+          ready: true,
+          restartCount: 2,
+          image: 'busybox:1',
+        },
+      ],
+    };
+    const before = (await client.watchAssignments('', 0)).version;
+    await client.reportStatus([{ namespace: 'default', name: 'solo', uid, status: running }]);
+    engine.reconcile();
+    expect(state.load().pods.get('default/solo')?.pod.status).toEqual(running);
+    // Status is not desired state: the node's assignment does not change with it.
+    expect(endpoint.assignmentVersion('node-1')).toBe(before);
+    expect((await client.watchAssignments('', 0)).pods[0]?.status).toBeUndefined();
+
+    // A report for another uid (an older pod of that name) is not this pod's status.
+    await client.reportStatus([
+      { namespace: 'default', name: 'solo', uid: 'other', status: { phase: 'Failed' } },
+    ]);
+    engine.reconcile();
+    expect(state.load().pods.get('default/solo')?.pod.status).toEqual(running);
   });
 });
