@@ -372,7 +372,8 @@ function withReplicas(report: ObjectReport, replicas: RcStatus | undefined): Obj
  * Binds every unbound pod the scheduler places; the rest stay Pending with its message. A
  * replaced pod is tried on its old node first: that agent removes the old pod before it starts
  * the new one, so the two never run at once on different nodes. Only when it no longer fits
- * there is it scheduled like any other pod.
+ * there is it scheduled like any other pod. If that node is NotReady the new pod stays bound to
+ * it anyway (the old one may still run there, out of reach).
  */
 function scheduleUnbound(
   pods: Map<string, StoredPod>,
@@ -388,6 +389,9 @@ function scheduleUnbound(
   };
   const pinned: PodToPlace[] = [];
   const free: PodToPlace[] = [];
+  /** Replaced pods whose old one is on a NotReady node: they wait there, bound, for it. */
+  const held: string[] = [];
+  const notReady = new Set(nodeList.filter((node) => !node.ready).map((node) => node.name));
   for (const [key, stored] of pods) {
     const namespace = key.slice(0, key.indexOf('/'));
     const demand = podToPlace(key, stored.pod.spec, demandOwner(stored.pod, namespace));
@@ -396,7 +400,12 @@ function scheduleUnbound(
       continue;
     }
     const previous = preferred.get(key);
-    if (previous !== undefined && demand.nodeName === undefined) {
+    if (previous !== undefined && notReady.has(previous)) {
+      // The old pod may still run there, out of reach: placing the new one (same name)
+      // elsewhere could run the name twice. That node swaps them when it is back.
+      held.push(key);
+      addPlaced(previous, demand);
+    } else if (previous !== undefined && demand.nodeName === undefined) {
       pinned.push({ ...demand, nodeName: previous });
     } else {
       free.push(demand);
@@ -420,6 +429,10 @@ function scheduleUnbound(
     pods.set(key, { pod, node });
     reports.push({ ref: podRef(key), action: 'scheduled', reason: `bound to ${node}`, node });
   };
+  for (const key of held) {
+    const node = preferred.get(key);
+    if (node !== undefined) bind(key, node);
+  }
   if (pinned.length > 0) {
     for (const placement of schedule(pinned, infos())) {
       const { nodeName: _previous, ...demand } = placement.pod;

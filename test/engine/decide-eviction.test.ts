@@ -172,6 +172,27 @@ describe('decide: node grace and eviction', () => {
     for (const report of pending) expect(report.reason).toMatch(/^0\/1 nodes are available/);
   });
 
+  it('keeps a changed bare pod on its silent node rather than run its name twice', () => {
+    const first = placedOnA();
+    const changed = APP.replace(
+      /name: solo}\n(spec:\n {2}containers:\n {2}- name: c\n {4}image: )busybox:1/,
+      'name: solo}\n$1busybox:2',
+    );
+    expect(changed).toContain('busybox:2');
+    const now = T0 + 45_000;
+    const pass = decide(load(changed), first.next, [node('node-a', T0), node('node-b', now)], now, {
+      random: seeded(18),
+    });
+    const solo = pass.next.pods.get('default/solo');
+    expect(solo?.node).toBe('node-a');
+    expect(solo?.pod.spec.containers[0]?.image).toBe('busybox:2');
+    expect(solo?.pod.metadata.uid).not.toBe(first.next.pods.get('default/solo')?.pod.metadata.uid);
+    expect(keysOn(pass, 'node-b')).toEqual([]);
+    expect(pass.reports.find((r) => r.ref.name === 'solo' && r.action === 'scheduled')?.node).toBe(
+      'node-a',
+    );
+  });
+
   it('a node without a heartbeat time is judged by its ready flag alone', () => {
     const first = placedOnA();
     const pass = decide(
