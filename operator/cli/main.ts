@@ -9,6 +9,7 @@ import { APPLY_HELP, runApply } from './apply.js';
 import { DIFF_HELP, runDiff } from './diff.js';
 import { GET_HELP, runGet } from './get.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
+import { LOGS_HELP, runLogs } from './logs.js';
 import { runValidate, VALIDATE_HELP } from './validate.js';
 
 export type { CliIo } from './io.js';
@@ -25,6 +26,7 @@ Commands:
   get TYPE           show pods, rc, services or nodes from the operator's store
   apply SOURCE       run SOURCE on this host and wait until its pods are ready
                      (exit 0 ready, 1 not ready at --timeout, 2 invalid)
+  logs POD           print a pod's container log from this host's Docker Engine (-f to follow)
   agent              run this host's node agent (pods from --manifests DIR or an operator --server)
   help [COMMAND]     show help for a command
   version            print berth's version
@@ -37,6 +39,7 @@ const COMMAND_HELP: Record<string, string> = {
   agent: AGENT_HELP,
   apply: APPLY_HELP,
   get: GET_HELP,
+  logs: LOGS_HELP,
 };
 
 function version(): string {
@@ -60,6 +63,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runApply(rest, io);
       case 'get':
         return await runGet(rest, io);
+      case 'logs':
+        return await runLogs(rest, io);
       case 'version':
       case '--version':
         writeLine(io.stdout, `berth ${version()}`);
