@@ -18,7 +18,9 @@ import { createEngine } from '../../operator/engine/engine.js';
 import { createStoreState } from '../../operator/engine/store-state.js';
 import { processFile } from '../../operator/manifests/load.js';
 import { DEFAULT_PARSE_LIMITS } from '../../operator/manifests/types.js';
+import { startEmbeddedOperator } from '../../operator/operator/index.js';
 import { openStore } from '../../operator/store/store.js';
+import { FakeNodeAgent, waitFor } from '../agent/fake-node-agent.js';
 
 const TOKEN = 'pod-status-token';
 const closers: (() => Promise<void> | void)[] = [];
@@ -49,6 +51,44 @@ function captureIo(): CliIo & { out: () => string; err: () => string } {
     out: () => out,
     err: () => err,
   };
+}
+
+/** Reports each desired pod Running and ready, in the full shape a real agent sends. */
+class FakeLocalAgent extends FakeNodeAgent {
+  async podsOnEngine(): Promise<ReadonlySet<string>> {
+    return new Set(this.desiredNames());
+  }
+
+  override pods() {
+    return super.pods().map((report) => {
+      const status: PodStatusReport = {
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: 'True' }],
+        podIP: '10.0.0.2',
+        containerStatuses: [
+          {
+            name: 'c',
+            state: { running: { startedAt: new Date().toISOString() } },
+            lastState: {},
+            ready: true,
+            restartCount: 0,
+            image: 'busybox:1',
+          },
+        ],
+      };
+      return { ...report, status };
+    });
+  }
+}
+
+async function getPods(dataDir: string): Promise<{ exit: number; out: string; err: string }> {
+  const io = captureIo();
+  const exit = await main(['get', 'pods', '-o', 'wide', '--data-dir', dataDir], io);
+  return { exit, out: io.out(), err: io.err() };
+}
+
+function rowOf(out: string, name: string): string | undefined {
+  return out.split('\n').find((line) => line.startsWith(`${name} `));
 }
 
 interface StoredPodJson {
@@ -129,5 +169,47 @@ spec:
     expect(row?.split(/\s+/).slice(0, 4)).toEqual(['solo', '1/1', 'Running', '0']);
     expect(row).toContain('10.88.0.9');
     expect(row).toContain('node-1');
+  });
+
+  it('the embedded operator stores what its agent reports, and get pods shows it after close', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-pod-status-embedded-'));
+    closers.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const operator = await startEmbeddedOperator({
+      dataDir,
+      nodeName: 'local',
+      createAgent: async () => new FakeLocalAgent(),
+    });
+    let open = true;
+    closers.push(async () => {
+      if (open) await operator.close();
+    });
+    expect(await operator.nodeReady(10_000)).toBe(true);
+    const parsed = processFile(
+      'app.yaml',
+      new TextEncoder().encode(`apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  containers: [{name: c, image: busybox:1}]
+`),
+      DEFAULT_PARSE_LIMITS,
+    );
+    operator.engine.sync(parsed.objects);
+    await waitFor(
+      () =>
+        (operator.store.assignment('default/solo')?.pod as StoredPodJson | undefined)?.status !==
+        undefined,
+      'the reported status in the store',
+    );
+    await operator.close();
+    open = false;
+
+    const run = await getPods(dataDir);
+    expect(run.err).toBe('');
+    expect(run.exit).toBe(0);
+    const row = rowOf(run.out, 'solo');
+    expect(row?.split(/\s+/).slice(0, 3)).toEqual(['solo', '1/1', 'Running']);
+    expect(row).toContain('10.0.0.2');
+    expect(row).toContain('local');
   });
 });
