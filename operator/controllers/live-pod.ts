@@ -48,13 +48,14 @@ export function isActivePod(pod: LivePod): boolean {
  */
 export function livePodFrom(pod: Pod, status: PodStatusReport | undefined): LivePod {
   const meta = pod.metadata;
-  const readyCondition = status?.conditions.find((condition) => condition.type === 'Ready');
+  // Reports come over the wire: a report without conditions is "not ready", never a crash.
+  const readyCondition = (status?.conditions ?? []).find((condition) => condition.type === 'Ready');
   const ready = readyCondition?.status === 'True';
   const readySince = ready ? timeOf(readyCondition?.lastTransitionTime) : undefined;
   const created = timeOf(meta.creationTimestamp);
   const controllerRef = meta.ownerReferences?.find((ref) => ref.controller === true);
   const restartCount = (status?.containerStatuses ?? []).reduce(
-    (sum, container) => sum + container.restartCount,
+    (sum, container) => sum + (container.restartCount ?? 0),
     0,
   );
   const nodeName = pod.spec.nodeName;

@@ -53,6 +53,8 @@ export function createEngine(options: EngineOptions): Engine {
       labels: record.labels,
       capacity: record.capacity,
       pods: record.pods,
+      // Node grace and eviction in decide() are timed from this (the endpoint's clock).
+      lastHeartbeat: record.lastHeartbeatAt,
     }));
   }
 

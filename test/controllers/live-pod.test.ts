@@ -55,6 +55,14 @@ describe('livePodFrom', () => {
     });
   });
 
+  it('reads a report without conditions or restart counts as not ready, never a crash', () => {
+    const partial = { phase: 'Running' } as unknown as PodStatusReport;
+    const live = livePodFrom(pod, partial);
+    expect(live.phase).toBe('Running');
+    expect(live.ready).toBe(false);
+    expect(live.restartCount).toBe(0);
+  });
+
   it('is a pending, unready pod before its first report', () => {
     const live = livePodFrom(pod, undefined);
     expect(live.phase).toBe('Pending');
