@@ -1,7 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeEndpoint } from '../../operator/api/node-endpoint.js';
 import {
@@ -13,38 +12,14 @@ import {
   parseNodeLabels,
   runAgent,
 } from '../../operator/cli/agent.js';
-import type { CliIo } from '../../operator/cli/io.js';
 import { main } from '../../operator/cli/main.js';
 import { FakeNodeAgent, testPod, waitFor } from '../agent/fake-node-agent.js';
+import { captureIo } from '../helpers/capture-io.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-function captureIo(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, callback) {
-        append(String(chunk));
-        callback();
-      },
-    });
-  return {
-    stdout: sink((t) => {
-      out += t;
-    }),
-    stderr: sink((t) => {
-      err += t;
-    }),
-    env,
-    cwd: process.cwd(),
-    out: () => out,
-    err: () => err,
-  };
-}
 
 async function tempDir(prefix: string): Promise<string> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));

@@ -1,40 +1,15 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { CliIo } from '../../operator/cli/io.js';
 import { main } from '../../operator/cli/main.js';
 import { DATABASE_FILE_NAME, openStore } from '../../operator/store/index.js';
+import { captureIo } from '../helpers/capture-io.js';
 import { runBerth } from '../helpers/run-berth.js';
 
 const S = 1000;
 const D = 24 * 60 * 60 * S;
-
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, callback) {
-        append(String(chunk));
-        callback();
-      },
-    });
-  return {
-    stdout: sink((t) => {
-      out += t;
-    }),
-    stderr: sink((t) => {
-      err += t;
-    }),
-    env: {},
-    cwd: process.cwd(),
-    out: () => out,
-    err: () => err,
-  };
-}
 
 async function get(args: string[]): Promise<{ status: number; out: string; err: string }> {
   const io = captureIo();

@@ -6,13 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerRuntime, type DockerRuntime } from '../../operator/agent/docker-runtime.js';
 import { createNodeAgent, type NodeAgent } from '../../operator/agent/node-agent.js';
-import type { CliIo } from '../../operator/cli/io.js';
 import { main } from '../../operator/cli/main.js';
 import type { Pod } from '../../operator/model/generated/types.js';
+import { captureIo } from '../helpers/capture-io.js';
 import { docker, uniqueTestName } from '../helpers/docker.js';
 import { ensureTestImage, TEST_IMAGE } from '../helpers/docker-images.js';
 
@@ -20,30 +19,6 @@ const node = uniqueTestName('logs-node');
 let runtime: DockerRuntime;
 let dataDir: string;
 let agent: NodeAgent | undefined;
-
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, callback) {
-        append(String(chunk));
-        callback();
-      },
-    });
-  return {
-    stdout: sink((t) => {
-      out += t;
-    }),
-    stderr: sink((t) => {
-      err += t;
-    }),
-    env: {},
-    cwd: process.cwd(),
-    out: () => out,
-    err: () => err,
-  };
-}
 
 async function logs(args: string[]): Promise<{ status: number; out: string; err: string }> {
   const io = captureIo();

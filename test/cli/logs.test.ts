@@ -6,13 +6,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ObservedContainer } from '../../operator/agent/runtime.js';
-import type { CliIo } from '../../operator/cli/io.js';
 import { type LogsRuntime, runLogs } from '../../operator/cli/logs.js';
 import { isBerthError } from '../../operator/model/errors.js';
 import { openStore } from '../../operator/store/store.js';
+import { captureIo } from '../helpers/capture-io.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -23,26 +23,6 @@ function tempDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-logs-'));
   dirs.push(dir);
   return dir;
-}
-
-function captureIo(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string } {
-  let out = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, callback) {
-        append(String(chunk));
-        callback();
-      },
-    });
-  return {
-    stdout: sink((t) => {
-      out += t;
-    }),
-    stderr: sink(() => {}),
-    env,
-    cwd: process.cwd(),
-    out: () => out,
-  };
 }
 
 function container(

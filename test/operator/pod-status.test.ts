@@ -6,13 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../operator/agent/lifecycle/clock.js';
 import type { PodStatusReport } from '../../operator/agent/lifecycle/status-types.js';
 import { createNodeClient } from '../../operator/api/node-client.js';
 import { createNodeEndpoint } from '../../operator/api/node-endpoint.js';
-import type { CliIo } from '../../operator/cli/io.js';
 import { main } from '../../operator/cli/main.js';
 import { createEngine } from '../../operator/engine/engine.js';
 import { createStoreState } from '../../operator/engine/store-state.js';
@@ -21,6 +19,7 @@ import { DEFAULT_PARSE_LIMITS } from '../../operator/manifests/types.js';
 import { startEmbeddedOperator } from '../../operator/operator/index.js';
 import { openStore } from '../../operator/store/store.js';
 import { FakeNodeAgent, waitFor } from '../agent/fake-node-agent.js';
+import { captureIo } from '../helpers/capture-io.js';
 
 const TOKEN = 'pod-status-token';
 const closers: (() => Promise<void> | void)[] = [];
@@ -28,30 +27,6 @@ const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (closers.length > 0) await closers.pop()?.();
 });
-
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, callback) {
-        append(String(chunk));
-        callback();
-      },
-    });
-  return {
-    stdout: sink((t) => {
-      out += t;
-    }),
-    stderr: sink((t) => {
-      err += t;
-    }),
-    env: {},
-    cwd: process.cwd(),
-    out: () => out,
-    err: () => err,
-  };
-}
 
 /** Reports each desired pod Running and ready, in the full shape a real agent sends. */
 class FakeLocalAgent extends FakeNodeAgent {
