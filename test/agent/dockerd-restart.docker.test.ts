@@ -13,6 +13,7 @@ import type { Pod } from '../../operator/model/generated/types.js';
 import { docker, uniqueTestName } from '../helpers/docker.js';
 import { ensureTestImage, TEST_IMAGE } from '../helpers/docker-images.js';
 import { restartDockerd } from '../helpers/dockerd.js';
+import { waitFor } from '../helpers/wait.js';
 
 const node = uniqueTestName('test-node');
 let runtime: DockerRuntime;
@@ -40,16 +41,6 @@ function pod(name: string, restartPolicy: 'Always' | 'Never'): Pod {
   };
 }
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 function container(name: string) {
   return agent?.pods().find((p) => p.name === name)?.status.containerStatuses[0];
 }
@@ -72,27 +63,36 @@ describe('node agent across a dockerd restart', () => {
     agent = createNodeAgent({ runtime, node, dataDir, relistIntervalMs: 1_000 });
     await agent.start();
     agent.setDesiredPods([pod('always', 'Always'), pod('never', 'Never')], 'v1');
-    const before = await until('both pods running', () => {
-      const always = container('always');
-      const never = container('never');
-      return always?.state.running !== undefined && never?.state.running !== undefined
-        ? {
-            always: always.containerID,
-            ip: agent?.pods().find((p) => p.name === 'always')?.status.podIP,
-          }
-        : undefined;
-    });
+    const before = await waitFor(
+      () => {
+        const always = container('always');
+        const never = container('never');
+        return always?.state.running !== undefined && never?.state.running !== undefined
+          ? { always: always.containerID }
+          : undefined;
+      },
+      'both pods running',
+      60_000,
+    );
 
     await restartDockerd();
 
-    const after = await until('the Always pod running again', () => {
-      const always = container('always');
-      return always?.state.running !== undefined && always.containerID !== before.always
-        ? always
-        : undefined;
-    });
+    const after = await waitFor(
+      () => {
+        const always = container('always');
+        return always?.state.running !== undefined && always.containerID !== before.always
+          ? always
+          : undefined;
+      },
+      'the Always pod running again',
+      60_000,
+    );
     expect(after.restartCount).toBeGreaterThanOrEqual(1);
-    await until('the Never pod to be terminated', () => container('never')?.state.terminated);
+    await waitFor(
+      () => container('never')?.state.terminated,
+      'the Never pod to be terminated',
+      60_000,
+    );
     expect(container('never')?.restartCount).toBe(0);
     // Still down a relist later: Never means never.
     const relists = (await runtime.list(node)).filter(

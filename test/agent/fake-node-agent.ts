@@ -7,6 +7,8 @@ import { PassThrough } from 'node:stream';
 import { BerthError } from '../../operator/model/errors.js';
 import type { Pod, PodStatus } from '../../operator/model/generated/types.js';
 
+export { waitFor } from '../helpers/wait.js';
+
 export interface FakePodReport {
   readonly namespace: string;
   readonly name: string;
@@ -100,24 +102,6 @@ export class FakeNodeAgent {
   async stop(): Promise<void> {
     this.stopped = true;
   }
-}
-
-/** Polls a condition until true or the deadline; fails with the last observed value. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<Exclude<T, false | undefined | null>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last !== false && last !== undefined && last !== null) {
-      return last as Exclude<T, false | undefined | null>;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
 export function testPod(name: string, namespace = 'default', image = 'busybox'): Pod {

@@ -20,6 +20,7 @@ import {
   uniqueTestName,
 } from '../helpers/docker.js';
 import { ensureTestImage, TEST_IMAGE } from '../helpers/docker-images.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The node agent on the real engine. Nodes are named uniquely per file so parallel test
@@ -95,19 +96,7 @@ function makePod(
   };
 }
 
-async function until<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const until = waitFor;
 
 function statusOf(agent: NodeAgent, name: string): PodStatusReport | undefined {
   return agent.pods().find((report) => report.name === name)?.status;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerRuntime, type DockerRuntime } from '../../operator/agent/docker-runtime.js';
 import type { RuntimeEvent } from '../../operator/agent/runtime.js';
@@ -9,6 +8,7 @@ import type { Pod } from '../../operator/model/generated/types.js';
 import { DEFAULT_DOCKER_SOCKET, docker, uniqueTestName } from '../helpers/docker.js';
 import { ensureTestImage, TEST_IMAGE } from '../helpers/docker-images.js';
 import { makeTempDir } from '../helpers/git-repo.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The event stream survives the engine going away: the runtime talks to dockerd through a
@@ -141,14 +141,6 @@ async function startContainer(pod: Pod): Promise<string> {
   });
   await direct.start(id);
   return id;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(25);
-  }
 }
 
 describe('runtime events', () => {

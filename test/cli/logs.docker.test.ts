@@ -14,6 +14,7 @@ import type { Pod } from '../../operator/model/generated/types.js';
 import { captureIo } from '../helpers/capture-io.js';
 import { docker, uniqueTestName } from '../helpers/docker.js';
 import { ensureTestImage, TEST_IMAGE } from '../helpers/docker-images.js';
+import { waitFor } from '../helpers/wait.js';
 
 const node = uniqueTestName('logs-node');
 let runtime: DockerRuntime;
@@ -27,15 +28,7 @@ async function logs(args: string[]): Promise<{ status: number; out: string; err:
   return { status, out: io.out(), err: io.err() };
 }
 
-async function until<T>(check: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = <T>(check: () => T | Promise<T>, what: string) => waitFor(check, what, 30_000);
 
 function pod(
   name: string,

@@ -14,6 +14,7 @@ import { processFile } from '../../operator/manifests/load.js';
 import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
 import { docker, uniqueTestName } from '../helpers/docker.js';
 import { ensureTestImage, TEST_IMAGE } from '../helpers/docker-images.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The engine end to end: an in-process endpoint on 127.0.0.1, two real node agents on the
@@ -57,19 +58,8 @@ spec:
 `);
 }
 
-async function until<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = <T>(check: () => T | Promise<T>, what: string, timeoutMs = 45_000) =>
+  waitFor(check, what, timeoutMs);
 
 /** Running app containers (not sandboxes) per node, from the engine itself. */
 async function runningPerNode(): Promise<number[]> {

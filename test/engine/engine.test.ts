@@ -12,6 +12,7 @@ import { createMemoryState } from '../../operator/engine/state.js';
 import { processFile } from '../../operator/manifests/load.js';
 import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
 import { NO_NODES_MESSAGE } from '../../operator/scheduler/filters.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The loop over a real endpoint on loopback, with agents played by real node clients. */
 
@@ -42,13 +43,7 @@ async function serve(clock: ManualClock): Promise<{ endpoint: NodeEndpoint; url:
   return { endpoint, url: server.url };
 }
 
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = <T>(check: () => T | Promise<T>, what: string) => waitFor(check, what, 10_000);
 
 function seeded(seed: number): () => number {
   let state = seed >>> 0;

@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import { docker } from './docker.js';
+import { waitFor } from './wait.js';
 
 const RESTART_LOG = '/var/log/berth-ci/dockerd-restart.log';
 
@@ -33,20 +33,12 @@ async function engineAnswers(): Promise<boolean> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`dockerd restart: timed out waiting for ${what}`);
-    await delay(100);
-  }
-}
-
 /** SIGTERM the running dockerd, wait for it to exit, start it again, wait until it answers. */
 export async function restartDockerd(): Promise<void> {
   const running = dockerdProcess();
   if (running === undefined) throw new Error('dockerd restart: no dockerd process on this machine');
   process.kill(running.pid, 'SIGTERM');
-  await until('dockerd to exit', () => dockerdProcess()?.pid !== running.pid, 60_000);
+  await waitFor(() => dockerdProcess()?.pid !== running.pid, 'dockerd to exit', 60_000);
   mkdirSync('/var/log/berth-ci', { recursive: true });
   const log = openSync(RESTART_LOG, 'a');
   const [command, ...args] = running.argv;
@@ -55,5 +47,5 @@ export async function restartDockerd(): Promise<void> {
     stdio: ['ignore', log, log],
   });
   child.unref();
-  await until('dockerd to answer again', engineAnswers, 60_000);
+  await waitFor(engineAnswers, 'dockerd to answer again', 60_000);
 }
