@@ -21,11 +21,12 @@ import {
 import { type DesiredSet, watchManifestDir } from '../agent/standalone.js';
 import { createNodeClient } from '../api/node-client.js';
 import { DEFAULT_AGENT_PORT } from '../api/protocol.js';
+import { defaultNodeDataDir } from '../model/data-dirs.js';
 import { BerthError } from '../model/errors.js';
 import type { Pod } from '../model/generated/types.js';
 import { isDns1123Subdomain, validateLabels } from '../model/labels.js';
 import { formatProblem } from '../model/problem.js';
-import { type CliIo, EXIT, writeLine } from './io.js';
+import { type CliIo, EXIT, processStopSignal, writeLine } from './io.js';
 
 export const AGENT_HELP = `Usage: berth agent --manifests DIR [options]
        berth agent --server URL --token TOKEN [options]
@@ -116,11 +117,7 @@ export function defaultNodeName(hostname = os.hostname()): string {
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv, node: string): string {
-  const base =
-    env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== ''
-      ? env.XDG_DATA_HOME
-      : path.join(os.homedir(), '.local', 'share');
-  return path.join(base, 'berth', 'nodes', node);
+  return defaultNodeDataDir(env, node);
 }
 
 /**
@@ -137,20 +134,6 @@ export function advertisedAddress(
     if (external !== undefined) return `http://${external.address}:${http.address.port}`;
   }
   return http.url;
-}
-
-function processStopSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
 }
 
 function reportLoad(io: CliIo, set: DesiredSet): void {

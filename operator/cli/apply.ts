@@ -13,7 +13,7 @@ import { BerthError } from '../model/errors.js';
 import { formatProblem } from '../model/problem.js';
 import type { EmbeddedOperator, EmbeddedOperatorOptions } from '../operator/embedded.js';
 import { defaultNodeName } from './agent.js';
-import { type CliIo, EXIT, writeLine } from './io.js';
+import { type CliIo, EXIT, processStopSignal, writeLine } from './io.js';
 import { openSourceFromFlags, SOURCE_FLAGS_HELP, sourceOptions } from './source-flags.js';
 
 export const APPLY_HELP = `Usage: berth apply SOURCE [options]
@@ -42,21 +42,6 @@ export interface ApplyDeps {
   readonly startOperator?: (options: EmbeddedOperatorOptions) => Promise<EmbeddedOperator>;
   /** Aborted to stop waiting (pods stay). @default aborted by SIGINT or SIGTERM */
   readonly stopSignal?: AbortSignal;
-}
-
-/** SIGINT/SIGTERM end the wait, so the operator still closes and releases the lock. */
-function processStopSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
 }
 
 /** `90s`, `2m`, `1h`, `500ms`, or a bare number of seconds. */

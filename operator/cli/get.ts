@@ -5,10 +5,10 @@
  * one), and never creates a store that is not there.
  */
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { defaultOperatorDataDir } from '../model/data-dirs.js';
 import { BerthError, isBerthError } from '../model/errors.js';
 import { DATABASE_FILE_NAME, openStore, type Store } from '../store/index.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
@@ -58,15 +58,6 @@ const RESOURCE_NAMES: Record<string, Resource> = {
 };
 
 type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
-
-/** The operator's data dir when --data-dir is not given. */
-export function defaultOperatorDataDir(env: NodeJS.ProcessEnv): string {
-  const base =
-    env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== ''
-      ? env.XDG_DATA_HOME
-      : path.join(os.homedir(), '.local', 'share');
-  return path.join(base, 'berth', 'operator');
-}
 
 export interface GetDeps {
   /** The clock for AGE and node readiness; tests pass a fixed one. */
@@ -287,3 +278,5 @@ function collect(
     }
   }
 }
+
+export { defaultOperatorDataDir };

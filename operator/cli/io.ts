@@ -18,3 +18,21 @@ export const EXIT = {
 export function writeLine(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
 }
+
+/**
+ * Aborted by SIGINT or SIGTERM, so a long-running command can stop its loops and release
+ * what it holds; dispose() removes the handlers.
+ */
+export function processStopSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}

@@ -5,7 +5,6 @@
  * running, so the next operator on the same data dir adopts them.
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import { type Attachment, attachToOperator } from '../agent/attach.js';
 import { type Clock, systemClock } from '../agent/lifecycle/clock.js';
@@ -14,6 +13,7 @@ import { createNodeEndpoint, type NodeEndpoint } from '../api/node-endpoint.js';
 import type { RandomSource } from '../controllers/pod-names.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { createStoreState } from '../engine/store-state.js';
+import { defaultOperatorDataDir } from '../model/data-dirs.js';
 import type { Pod } from '../model/generated/types.js';
 import { openStore, type Store } from '../store/store.js';
 
@@ -52,14 +52,6 @@ export interface EmbeddedOperator {
   nodeReady(timeoutMs: number): Promise<boolean>;
   /** Stops loops and the endpoint, leaves pods running, releases the lock. Safe twice. */
   close(): Promise<void>;
-}
-
-export function defaultOperatorDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== ''
-      ? env.XDG_DATA_HOME
-      : path.join(os.homedir(), '.local', 'share');
-  return path.join(base, 'berth', 'operator');
 }
 
 async function createDockerAgent(options: { node: string; dataDir: string }): Promise<LocalAgent> {
@@ -168,3 +160,5 @@ export async function startEmbeddedOperator(
     throw error;
   }
 }
+
+export { defaultOperatorDataDir };
