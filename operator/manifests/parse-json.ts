@@ -4,6 +4,8 @@
  * column of a syntax error, duplicate keys (last one silently wins there; the API server's
  * strict decoding refuses them) and integers that a double cannot hold exactly.
  */
+
+import { setField } from '../model/json.js';
 import { type FieldPath, formatFieldPath, type Origin, type Problem } from '../model/problem.js';
 import { locateOffset, type PosMap, type PosNode } from './parse-positions.js';
 import type { LineIndex } from './parse-text.js';
@@ -40,19 +42,6 @@ function describe(char: string | undefined): string {
     return `character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
   }
   return JSON.stringify(char);
-}
-
-function setField(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
 }
 
 class JsonReader {

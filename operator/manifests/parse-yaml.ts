@@ -34,6 +34,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
+import { setField } from '../model/json.js';
 import {
   type FieldPath,
   formatFieldPath,
@@ -311,20 +312,6 @@ function isMergeKey(node: ParsedNode | null): boolean {
     node.source === '<<' &&
     ((node.type === 'PLAIN' && node.tag === undefined) || node.tag === `${CORE_TAG_PREFIX}merge`)
   );
-}
-
-/** Keys like `__proto__` must become own data properties, not prototype changes. */
-function setField(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
 }
 
 interface AnchorEntry {

@@ -12,20 +12,27 @@ export function copyJson<T>(value: T): T {
   }
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    const copy = copyJson((value as Record<string, unknown>)[key]);
-    // A manifest may hold a key named __proto__ as data; assigning it would set the prototype.
-    if (key === '__proto__') {
-      Object.defineProperty(out, key, {
-        value: copy,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      out[key] = copy;
-    }
+    setField(out, key, copyJson((value as Record<string, unknown>)[key]));
   }
   return out as T;
+}
+
+/**
+ * Sets a field of parsed data. A manifest may hold a key named `__proto__` as data; a plain
+ * assignment would change the object's prototype instead, so that key is defined as an own
+ * property.
+ */
+export function setField(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[key] = value;
+  }
 }
 
 /** JSON with object keys sorted, so equal values give equal text whatever the key order. */
