@@ -104,7 +104,7 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
     if (!(await operator.nodeReady(NODE_REGISTER_TIMEOUT_MS))) {
       writeLine(io.stderr, `berth apply: node ${nodeName} did not register; pods stay Pending`);
     }
-    const result = operator.engine.sync(set.objects);
+    const result = operator.engine.sync('app', set.objects);
     if (result.refused !== undefined) {
       writeLine(io.stderr, `berth apply: refused: ${result.refused.message}`);
       return EXIT.error;

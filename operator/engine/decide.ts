@@ -23,11 +23,11 @@ import {
   refKey,
   refOf,
 } from '../plan/plan.js';
-import type { ChangeAction, ObjectRef, PlanOptions, PlanRefusal } from '../plan/types.js';
+import type { ChangeAction, ObjectRef, Plan, PlanOptions, PlanRefusal } from '../plan/types.js';
 import { podToPlace } from '../scheduler/pod-demand.js';
 import { schedule } from '../scheduler/schedule.js';
 import { isPlaced, type NodeInfo, type PodToPlace } from '../scheduler/types.js';
-import type { EngineSnapshot, StoredPod } from './state.js';
+import { type EngineSnapshot, inventoryOf, type StoredPod } from './state.js';
 
 /** A node as the engine sees it: readiness per heartbeat, capacity from registration. */
 export interface NodeView {
@@ -46,6 +46,8 @@ export interface NodeView {
 
 /** What happened to an object in a pass, and why. */
 export interface ObjectReport {
+  /** The app the object belongs to (a pod: its own, or its controller's). */
+  readonly app?: string;
   readonly ref: ObjectRef;
   /** The plan's action for source objects; for pods made or placed in the pass also these. */
   readonly action: ChangeAction | 'scheduled' | 'pending';
@@ -58,14 +60,14 @@ export interface ObjectReport {
 
 export interface Decision {
   /** Set when the planner refused (it would delete everything): nothing else changes. */
-  readonly refused?: PlanRefusal;
+  readonly refused?: AppRefusal;
   readonly next: EngineSnapshot;
   /** The whole pod set of every node that has or had pods, and of every given node. */
   readonly assignments: ReadonlyMap<string, readonly Pod[]>;
   readonly reports: readonly ObjectReport[];
 }
 
-export interface DecideOptions extends Partial<PlanOptions> {
+export interface DecideOptions {
   readonly random: RandomSource;
   /** Silence after which a node is NotReady: nothing new is placed on it. @default 40000 */
   readonly nodeGraceMs?: number;
@@ -168,8 +170,23 @@ function demandOwner(pod: Pod, namespace: string): string | undefined {
   return owner === undefined ? undefined : `${namespace}/${owner.kind}/${owner.name}`;
 }
 
+/** What git wants for one app, and how to plan it. */
+export interface AppDesired {
+  readonly objects: readonly DesiredObject[];
+  readonly plan?: Partial<PlanOptions>;
+}
+
+/** A refused plan, and the app whose source it was made from. */
+export interface AppRefusal extends PlanRefusal {
+  readonly app: string;
+}
+
+/**
+ * Apps missing from `desired` keep what they have: their last applied objects stand for what
+ * git wants (an operator that restarts knows every app's objects before any is synced again).
+ */
 export function decide(
-  desired: readonly DesiredObject[],
+  desired: ReadonlyMap<string, AppDesired>,
   state: EngineSnapshot,
   givenNodes: readonly NodeView[],
   now: number,
@@ -182,72 +199,100 @@ export function decide(
     ready: standings.get(node.name)?.ready ?? node.ready,
   }));
   const nodes = new Map(nodeList.map((node) => [node.name, node]));
-  const plan = planChanges(desired, state.objects, state.inventory, options);
-  if (isPlanRefusal(plan)) {
-    return {
-      refused: plan,
-      next: state,
-      assignments: assignmentsOf(state.pods, nodeList, state.pods),
-      reports: [],
-    };
+  const appNames = [...new Set([...state.apps.keys(), ...desired.keys()])].sort();
+  const allLive = appNames.flatMap((app) => state.apps.get(app) ?? []);
+  const ownerApp = new Map<string, string>();
+  for (const app of appNames) {
+    for (const have of state.apps.get(app) ?? []) {
+      ownerApp.set(refKey(refOf(have.kind, have.object)), app);
+    }
   }
-  const reports: ObjectReport[] = [];
-  const desiredByKey = new Map<string, DesiredObject>();
-  for (const want of desired) {
-    const key = refKey(refOf(want.kind, want.object));
-    if (!desiredByKey.has(key)) desiredByKey.set(key, want);
+  const plans: { app: string; plan: Plan; wants: readonly DesiredObject[] }[] = [];
+  for (const app of appNames) {
+    const live = state.apps.get(app) ?? [];
+    const wants = desired.get(app)?.objects ?? live;
+    const plan = planChanges(wants, allLive, inventoryOf(state, app), desired.get(app)?.plan);
+    if (isPlanRefusal(plan)) {
+      return {
+        refused: { ...plan, app },
+        next: state,
+        assignments: assignmentsOf(state.pods, nodeList, state.pods),
+        reports: [],
+      };
+    }
+    plans.push({ app, plan, wants });
   }
-  const liveByKey = new Map<string, LiveObject>();
-  for (const have of state.objects) liveByKey.set(refKey(refOf(have.kind, have.object)), have);
 
-  const objects: LiveObject[] = [];
+  const reports: ObjectReport[] = [];
+  const apps = new Map<string, LiveObject[]>();
   const pods = new Map(state.pods);
   const deletedControllers = new Set<string>();
   /** Replaced pods and the node the old one ran on: the same agent swaps them in order. */
   const preferred = new Map<string, string>();
-  for (const change of plan.changes) {
-    const key = refKey(change.ref);
-    const want = desiredByKey.get(key);
-    const podKeyOf = `${change.ref.namespace}/${change.ref.name}`;
-    if (change.ref.kind === 'Pod' && change.action === 'create') {
-      const holder = pods.get(podKeyOf);
-      const owner = holder === undefined ? undefined : controllerOf(holder.pod);
-      if (owner !== undefined) {
-        // Left out of the inventory, so a later pass creates it once the name is free.
-        const reason = `the name is taken by a pod of ${owner.kind} ${owner.name}; not created`;
-        reports.push({ ref: change.ref, action: 'pending', reason });
-        continue;
+  for (const { app, plan, wants } of plans) {
+    const desiredByKey = new Map<string, DesiredObject>();
+    for (const want of wants) {
+      const key = refKey(refOf(want.kind, want.object));
+      if (!desiredByKey.has(key)) desiredByKey.set(key, want);
+    }
+    const liveByKey = new Map<string, LiveObject>();
+    for (const have of state.apps.get(app) ?? []) {
+      liveByKey.set(refKey(refOf(have.kind, have.object)), have);
+    }
+    const objects: LiveObject[] = [];
+    for (const change of plan.changes) {
+      const key = refKey(change.ref);
+      const want = desiredByKey.get(key);
+      const podKeyOf = `${change.ref.namespace}/${change.ref.name}`;
+      if (change.ref.kind === 'Pod' && change.action === 'create') {
+        const holder = pods.get(podKeyOf);
+        const owner = holder === undefined ? undefined : controllerOf(holder.pod);
+        if (owner !== undefined) {
+          // Left out of the inventory, so a later pass creates it once the name is free.
+          const reason = `the name is taken by a pod of ${owner.kind} ${owner.name}; not created`;
+          reports.push({ app, ref: change.ref, action: 'pending', reason });
+          continue;
+        }
+      }
+      const kept = change.action === 'delete' ? undefined : (want ?? liveByKey.get(key));
+      if (kept !== undefined) objects.push({ kind: kept.kind, object: kept.object });
+      reports.push({ app, ref: change.ref, action: change.action, reason: change.reason });
+      if (change.ref.kind === 'ReplicationController' && change.action === 'delete') {
+        deletedControllers.add(`${change.ref.namespace}/${change.ref.name}`);
+      }
+      if (change.ref.kind !== 'Pod') continue;
+      switch (change.action) {
+        case 'delete':
+          pods.delete(podKeyOf);
+          break;
+        case 'create':
+        case 'update':
+        case 'replace':
+          // A pod's spec cannot change in place: a new one (new uid) replaces it.
+          if (want !== undefined) {
+            const previousNode = pods.get(podKeyOf)?.node;
+            if (previousNode !== undefined) preferred.set(podKeyOf, previousNode);
+            pods.set(podKeyOf, { pod: stamped(want.object as Pod, now, options.random) });
+          }
+          break;
+        case 'unchanged':
+          break;
       }
     }
-    const kept = change.action === 'delete' ? undefined : (want ?? liveByKey.get(key));
-    if (kept !== undefined) objects.push({ kind: kept.kind, object: kept.object });
-    reports.push({ ref: change.ref, action: change.action, reason: change.reason });
-    if (change.ref.kind === 'ReplicationController' && change.action === 'delete') {
-      deletedControllers.add(`${change.ref.namespace}/${change.ref.name}`);
+    for (const conflict of plan.conflicts ?? []) {
+      const other = ownerApp.get(refKey(conflict.ref));
+      const reason =
+        other !== undefined && other !== app
+          ? `${refKey(conflict.ref)} belongs to app ${other}; left alone`
+          : conflict.reason;
+      reports.push({ app, ref: conflict.ref, action: 'unchanged', reason });
     }
-    if (change.ref.kind !== 'Pod') continue;
-    switch (change.action) {
-      case 'delete':
-        pods.delete(podKeyOf);
-        break;
-      case 'create':
-      case 'update':
-      case 'replace':
-        // A pod's spec cannot change in place: a new one (new uid) replaces it.
-        if (want !== undefined) {
-          const previousNode = pods.get(podKeyOf)?.node;
-          if (previousNode !== undefined) preferred.set(podKeyOf, previousNode);
-          pods.set(podKeyOf, { pod: stamped(want.object as Pod, now, options.random) });
-        }
-        break;
-      case 'unchanged':
-        break;
-    }
+    // An app whose objects all left (allowed) is kept as an empty entry only while desired.
+    if (objects.length > 0 || desired.has(app)) apps.set(app, objects);
   }
-  for (const conflict of plan.conflicts ?? []) {
-    reports.push({ ref: conflict.ref, action: 'unchanged', reason: conflict.reason });
+  for (const [app, objects] of apps) {
+    for (const object of objects) ownerApp.set(refKey(refOf(object.kind, object.object)), app);
   }
-  const inventory = new Set(objects.map((object) => refKey(refOf(object.kind, object.object))));
 
   // Cascade: the pods of an RC that left git go with it.
   for (const [key, stored] of pods) {
@@ -265,7 +310,8 @@ export function decide(
 
   evictFromSilentNodes(pods, standings, reports);
 
-  const controllers = objects
+  const controllers = [...apps.values()]
+    .flat()
     .filter((object) => object.kind === 'ReplicationController')
     .map((object) => object.object as ReplicationController);
   const livePods: LivePod[] = [];
@@ -310,10 +356,13 @@ export function decide(
       ? withReplicas(report, rcReports.get(`${report.ref.namespace}/${report.ref.name}`))
       : report,
   );
+  const withApps = withCounts.map((report) =>
+    report.app === undefined ? withApp(report, ownerApp, pods, state.pods) : report,
+  );
   return {
-    next: { inventory, objects, pods },
+    next: { apps, pods },
     assignments: assignmentsOf(pods, nodeList, state.pods),
-    reports: withCounts,
+    reports: withApps,
   };
 }
 
@@ -362,6 +411,24 @@ function reportStranded(
     if (index >= 0) reports[index] = stranded;
     else if (!reports.some((report) => refKey(report.ref) === refKey(ref))) reports.push(stranded);
   }
+}
+
+/** A pod's app: its own (a bare pod) or its controller's. */
+function withApp(
+  report: ObjectReport,
+  ownerApp: ReadonlyMap<string, string>,
+  pods: ReadonlyMap<string, StoredPod>,
+  previous: ReadonlyMap<string, StoredPod>,
+): ObjectReport {
+  const direct = ownerApp.get(refKey(report.ref));
+  if (direct !== undefined) return { ...report, app: direct };
+  if (report.ref.kind !== 'Pod') return report;
+  const key = `${report.ref.namespace}/${report.ref.name}`;
+  const stored = pods.get(key) ?? previous.get(key);
+  const owner = stored === undefined ? undefined : controllerOf(stored.pod);
+  if (owner === undefined) return report;
+  const app = ownerApp.get(`${owner.kind}/${report.ref.namespace}/${owner.name}`);
+  return app === undefined ? report : { ...report, app };
 }
 
 function withReplicas(report: ObjectReport, replicas: RcStatus | undefined): ObjectReport {

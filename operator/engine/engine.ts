@@ -9,8 +9,15 @@ import type { NodeEndpoint } from '../api/node-endpoint.js';
 import type { RandomSource } from '../controllers/pod-names.js';
 import type { ManifestObject } from '../manifests/types.js';
 import type { Pod } from '../model/generated/types.js';
-import type { PlanOptions, PlanRefusal } from '../plan/types.js';
-import { type Decision, decide, type NodeView, type ObjectReport } from './decide.js';
+import type { PlanOptions } from '../plan/types.js';
+import {
+  type AppDesired,
+  type AppRefusal,
+  type Decision,
+  decide,
+  type NodeView,
+  type ObjectReport,
+} from './decide.js';
 import type { EngineSnapshot, EngineState, StoredPod } from './state.js';
 
 export interface EngineOptions {
@@ -20,20 +27,30 @@ export interface EngineOptions {
   readonly random: RandomSource;
   /** Heartbeat intervals a node may miss and still count as ready. @default 3 */
   readonly missedHeartbeats?: number;
+  /** Silence after which a node is NotReady. @default DEFAULT_NODE_GRACE_MS (40 s) */
+  readonly nodeGraceMs?: number;
+  /** Silence after which a NotReady node's RC pods are replaced. @default 60 s */
+  readonly evictionTimeoutMs?: number;
   /** A pass started by `start` that threw; the next pass tries again. @default ignored */
   readonly onError?: (error: unknown) => void;
 }
 
 export interface SyncResult {
   /** Set when the plan was refused; nothing was changed. */
-  readonly refused?: PlanRefusal;
+  readonly refused?: AppRefusal;
   readonly reports: readonly ObjectReport[];
 }
 
 export interface Engine {
-  /** Makes `objects` the desired state and runs a pass at once. */
-  sync(objects: readonly ManifestObject[], options?: Partial<PlanOptions>): SyncResult;
-  /** One pass over the last synced objects (none before the first sync: nothing happens). */
+  /**
+   * Makes `objects` what git wants for `app` and runs a pass at once; the reports are the
+   * app's. A refused plan changes nothing and the app keeps what it wanted before.
+   */
+  sync(app: string, objects: readonly ManifestObject[], options?: Partial<PlanOptions>): SyncResult;
+  /**
+   * One pass over every app: those synced by this engine with what they were given, the others
+   * with their last applied objects from the state (so a restarted operator carries on).
+   */
   reconcile(): SyncResult;
   /**
    * Runs a pass after every node change (coalesced) and every `resyncMs`; returns a stop
@@ -44,7 +61,13 @@ export interface Engine {
 
 export function createEngine(options: EngineOptions): Engine {
   const { endpoint, state, clock, random } = options;
-  let desired: { objects: readonly ManifestObject[]; plan: Partial<PlanOptions> } | undefined;
+  const decideTimes = {
+    ...(options.nodeGraceMs === undefined ? {} : { nodeGraceMs: options.nodeGraceMs }),
+    ...(options.evictionTimeoutMs === undefined
+      ? {}
+      : { evictionTimeoutMs: options.evictionTimeoutMs }),
+  };
+  const desired = new Map<string, AppDesired>();
 
   function nodes(): NodeView[] {
     return endpoint.nodes().map((record) => ({
@@ -66,14 +89,16 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   function reconcile(): SyncResult {
-    if (desired === undefined) return { reports: [] };
     const loaded = state.load();
+    if (desired.size === 0 && loaded.apps.size === 0 && loaded.pods.size === 0) {
+      return { reports: [] };
+    }
     const nodeViews = nodes();
     // decide sees pods without their reported status: status is not desired state, and the
     // node assignments it builds from these pods stay the same while only status changes.
-    const decision = decide(desired.objects, withoutStatus(loaded), nodeViews, clock.now(), {
-      ...desired.plan,
+    const decision = decide(desired, withoutStatus(loaded), nodeViews, clock.now(), {
       random,
+      ...decideTimes,
     });
     carryOut(decision, loaded, nodeViews);
     return decision.refused === undefined
@@ -82,13 +107,16 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   return {
-    sync(objects, plan = {}) {
-      const previous = desired;
-      desired = { objects: [...objects], plan };
+    sync(app, objects, plan = {}) {
+      const previous = desired.get(app);
+      desired.set(app, { objects: [...objects], plan });
       const result = reconcile();
       // A refused source does not become the desired state; the last good one stays.
-      if (result.refused !== undefined) desired = previous;
-      return result;
+      if (result.refused !== undefined) {
+        if (previous === undefined) desired.delete(app);
+        else desired.set(app, previous);
+      }
+      return { ...result, reports: result.reports.filter((report) => report.app === app) };
     },
     reconcile,
     start(resyncMs = 5000) {

@@ -1,10 +1,10 @@
 /**
- * What the engine remembers between passes: the inventory (refKeys of the objects berth made
- * for the source), the source-level objects as last applied, and every pod it made with the
- * node it is bound to. An interface so a durable store (libsql) can replace the in-memory one.
+ * What the engine remembers between passes: per app (a named source) the objects berth made
+ * for it as last applied (its inventory), and every pod it made with the node it is bound to.
+ * An interface so a durable store (libsql) can replace the in-memory one.
  */
 import type { Pod } from '../model/generated/types.js';
-import type { LiveObject } from '../plan/plan.js';
+import { type LiveObject, refKey, refOf } from '../plan/plan.js';
 
 /** A pod berth made (bare or an RC's replica) and the node it is bound to, if any yet. */
 export interface StoredPod {
@@ -14,9 +14,11 @@ export interface StoredPod {
 }
 
 export interface EngineSnapshot {
-  readonly inventory: ReadonlySet<string>;
-  /** Pods, RCs and Services as last applied from git (what the planner compares against). */
-  readonly objects: readonly LiveObject[];
+  /**
+   * Per app, its Pods, RCs and Services as last applied from git (what the planner compares
+   * against). The refKeys of an app's objects are its inventory: prune deletes only from it.
+   */
+  readonly apps: ReadonlyMap<string, readonly LiveObject[]>;
   /** Keyed by `namespace/name`. */
   readonly pods: ReadonlyMap<string, StoredPod>;
 }
@@ -28,7 +30,17 @@ export interface EngineState {
 }
 
 export function emptySnapshot(): EngineSnapshot {
-  return { inventory: new Set(), objects: [], pods: new Map() };
+  return { apps: new Map(), pods: new Map() };
+}
+
+/** The refKeys of what berth made for `app`. */
+export function inventoryOf(snapshot: EngineSnapshot, app: string): Set<string> {
+  return new Set((snapshot.apps.get(app) ?? []).map((o) => refKey(refOf(o.kind, o.object))));
+}
+
+/** Every app's objects, in app order. */
+export function allObjects(snapshot: EngineSnapshot): LiveObject[] {
+  return [...snapshot.apps.values()].flat();
 }
 
 /** Kept in memory only: lost with the process. Copies in and out, so callers share nothing. */
@@ -44,8 +56,7 @@ export function createMemoryState(initial: EngineSnapshot = emptySnapshot()): En
 
 function copy(snapshot: EngineSnapshot): EngineSnapshot {
   return {
-    inventory: new Set(snapshot.inventory),
-    objects: [...snapshot.objects],
+    apps: new Map([...snapshot.apps].map(([app, objects]) => [app, [...objects]])),
     pods: new Map(snapshot.pods),
   };
 }

@@ -138,6 +138,11 @@ export interface Store {
   /** Removes the assignments, in one transaction; returns how many existed. */
   removeAssignments(podKeys: readonly string[]): number;
 
+  /**
+   * Runs `work` as one transaction: the store calls inside it commit together or not at all.
+   */
+  transaction<T>(work: () => T): T;
+
   /** Closes the database and releases the lock. Safe to call twice. */
   close(): void;
 }
@@ -325,6 +330,9 @@ function createStore(
   }
 
   function inTransaction<T>(work: () => T): T {
+    // Inside `transaction(...)` the work joins the outer transaction: libsql has no savepoints,
+    // and a failure throws through the outer one, which rolls back as a whole.
+    if (db.inTransaction) return work();
     // IMMEDIATE: take the write lock up front, so a read-then-write cannot be overtaken.
     return db.transaction(work).immediate();
   }
@@ -404,6 +412,8 @@ function createStore(
   return {
     dataDir,
     databasePath,
+
+    transaction: (work) => guarded('run a transaction', () => inTransaction(work)),
 
     inventory: (app) =>
       guarded('read the inventory', () =>

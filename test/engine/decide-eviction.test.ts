@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type Decision, decide, type NodeView, podKey } from '../../operator/engine/decide.js';
+import { type Decision, type NodeView, podKey } from '../../operator/engine/decide.js';
 import { emptySnapshot } from '../../operator/engine/state.js';
 import { processFile } from '../../operator/manifests/load.js';
 import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
+import { decideOne } from './decide-one.js';
 
 function load(yaml: string): ManifestObject[] {
   const result = processFile('app.yaml', new TextEncoder().encode(yaml), DEFAULT_PARSE_LIMITS);
@@ -58,7 +59,7 @@ function node(name: string, lastHeartbeat: number | undefined, ready = true): No
 
 /** Everything first placed on node-a alone (node-b joins later), so node-a is the one to go silent. */
 function placedOnA(): Decision {
-  const first = decide(load(APP), emptySnapshot(), [node('node-a', T0)], T0, {
+  const first = decideOne(load(APP), emptySnapshot(), [node('node-a', T0)], T0, {
     random: seeded(11),
   });
   for (const stored of first.next.pods.values()) expect(stored.node).toBe('node-a');
@@ -107,7 +108,7 @@ describe('decide: node grace and eviction', () => {
       const now = T0 + row.silentMs;
       // node-b keeps beating, so it is the only place a replacement can go.
       const nodes = [node('node-a', T0), node('node-b', now)];
-      const pass = decide(load(APP), first.next, nodes, now, {
+      const pass = decideOne(load(APP), first.next, nodes, now, {
         random: seeded(12),
         ...row.options,
       });
@@ -126,6 +127,7 @@ describe('decide: node grace and eviction', () => {
       } else {
         // The planner's own report for a source pod, untouched.
         expect(soloReport).toEqual({
+          app: 'app',
           ref: soloReport?.ref,
           action: 'unchanged',
           reason: 'in sync',
@@ -157,12 +159,12 @@ describe('decide: node grace and eviction', () => {
   it('places nothing new on a silent node even if its ready flag is stale', () => {
     const first = placedOnA();
     const now = T0 + 45_000;
-    const pass = decide(load(APP), first.next, [node('node-a', T0, true)], now, {
+    const pass = decideOne(load(APP), first.next, [node('node-a', T0, true)], now, {
       random: seeded(13),
     });
     // Only the silent node exists: nothing moves, nothing is evicted yet.
     expect(keysOn(pass, 'node-a')).toEqual([...first.next.pods.keys()].sort());
-    const later = decide(load(APP), pass.next, [node('node-a', T0, true)], T0 + 61_000, {
+    const later = decideOne(load(APP), pass.next, [node('node-a', T0, true)], T0 + 61_000, {
       random: seeded(14),
     });
     // Evicted, but no ready node takes the replacements: they wait Pending, named anew.
@@ -180,9 +182,15 @@ describe('decide: node grace and eviction', () => {
     );
     expect(changed).toContain('busybox:2');
     const now = T0 + 45_000;
-    const pass = decide(load(changed), first.next, [node('node-a', T0), node('node-b', now)], now, {
-      random: seeded(18),
-    });
+    const pass = decideOne(
+      load(changed),
+      first.next,
+      [node('node-a', T0), node('node-b', now)],
+      now,
+      {
+        random: seeded(18),
+      },
+    );
     const solo = pass.next.pods.get('default/solo');
     expect(solo?.node).toBe('node-a');
     expect(solo?.pod.spec.containers[0]?.image).toBe('busybox:2');
@@ -195,7 +203,7 @@ describe('decide: node grace and eviction', () => {
 
   it('a node without a heartbeat time is judged by its ready flag alone', () => {
     const first = placedOnA();
-    const pass = decide(
+    const pass = decideOne(
       load(APP),
       first.next,
       [node('node-a', undefined, false), node('node-b', undefined)],
@@ -208,14 +216,14 @@ describe('decide: node grace and eviction', () => {
 
   it('the node that comes back after eviction gets a set without the evicted pods', () => {
     const first = placedOnA();
-    const evicted = decide(
+    const evicted = decideOne(
       load(APP),
       first.next,
       [node('node-a', T0), node('node-b', T0 + 70_000)],
       T0 + 70_000,
       { random: seeded(16) },
     );
-    const back = decide(
+    const back = decideOne(
       load(APP),
       evicted.next,
       [node('node-a', T0 + 80_000), node('node-b', T0 + 80_000)],

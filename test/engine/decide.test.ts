@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type NodeView, podKey } from '../../operator/engine/decide.js';
-import { type EngineSnapshot, emptySnapshot } from '../../operator/engine/state.js';
+import { type NodeView, podKey } from '../../operator/engine/decide.js';
+import { type EngineSnapshot, emptySnapshot, inventoryOf } from '../../operator/engine/state.js';
 import { processFile } from '../../operator/manifests/load.js';
 import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
 import type { Pod } from '../../operator/model/generated/types.js';
+import { decideOne } from './decide-one.js';
 
 function load(yaml: string): ManifestObject[] {
   const result = processFile('app.yaml', new TextEncoder().encode(yaml), DEFAULT_PARSE_LIMITS);
@@ -66,9 +67,11 @@ function sizes(assignments: ReadonlyMap<string, readonly Pod[]>): number[] {
 
 describe('decide', () => {
   it('creates an RC’s replicas and spreads them over the ready nodes', () => {
-    const decision = decide(load(rc(3)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(1) });
+    const decision = decideOne(load(rc(3)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(1) });
     expect(decision.refused).toBeUndefined();
-    expect(decision.next.inventory).toEqual(new Set(['ReplicationController/default/web']));
+    expect(inventoryOf(decision.next, 'app')).toEqual(
+      new Set(['ReplicationController/default/web']),
+    );
     expect(decision.next.pods.size).toBe(3);
     expect(sizes(decision.assignments)).toEqual([1, 2]);
     const keys = assignedKeys(decision.assignments);
@@ -89,16 +92,16 @@ describe('decide', () => {
 
   it('is level-triggered: a second pass over the same state changes nothing', () => {
     const objects = load(rc(3));
-    const first = decide(objects, emptySnapshot(), TWO_NODES, NOW, { random: seeded(2) });
-    const second = decide(objects, first.next, TWO_NODES, NOW + 1000, { random: seeded(3) });
+    const first = decideOne(objects, emptySnapshot(), TWO_NODES, NOW, { random: seeded(2) });
+    const second = decideOne(objects, first.next, TWO_NODES, NOW + 1000, { random: seeded(3) });
     expect([...second.next.pods.keys()].sort()).toEqual([...first.next.pods.keys()].sort());
     expect(second.assignments).toEqual(first.assignments);
     expect(second.reports.filter((report) => report.ref.kind === 'Pod')).toEqual([]);
   });
 
   it('scales down by deleting pods, and each pod stays on its node', () => {
-    const first = decide(load(rc(3)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(4) });
-    const second = decide(load(rc(1)), first.next, TWO_NODES, NOW + 1000, { random: seeded(5) });
+    const first = decideOne(load(rc(3)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(4) });
+    const second = decideOne(load(rc(1)), first.next, TWO_NODES, NOW + 1000, { random: seeded(5) });
     expect(second.next.pods.size).toBe(1);
     expect(assignedKeys(second.assignments)).toHaveLength(1);
     const [kept] = [...second.next.pods.entries()];
@@ -110,7 +113,7 @@ describe('decide', () => {
   });
 
   it('leaves pods Pending with the scheduler’s message when no node fits', () => {
-    const decision = decide(
+    const decision = decideOne(
       load(pod('big', 'busybox:1', '16')),
       emptySnapshot(),
       [node('node-a', true, 2), node('node-b', false)],
@@ -129,15 +132,17 @@ describe('decide', () => {
 
   it('binds a Pending pod once a node comes', () => {
     const objects = load(pod('solo'));
-    const first = decide(objects, emptySnapshot(), [], NOW, { random: seeded(7) });
+    const first = decideOne(objects, emptySnapshot(), [], NOW, { random: seeded(7) });
     expect(first.next.pods.get('default/solo')?.node).toBeUndefined();
-    const second = decide(objects, first.next, [node('node-a')], NOW + 1000, { random: seeded(8) });
+    const second = decideOne(objects, first.next, [node('node-a')], NOW + 1000, {
+      random: seeded(8),
+    });
     expect(second.next.pods.get('default/solo')?.node).toBe('node-a');
     expect(assignedKeys(second.assignments)).toEqual(['default/solo']);
   });
 
   it('deletes a bare pod that left git and cascades an RC that left git to its pods', () => {
-    const first = decide(
+    const first = decideOne(
       load(`${rc(2)}---\n${pod('solo')}---\n${pod('keep')}`),
       emptySnapshot(),
       TWO_NODES,
@@ -147,23 +152,23 @@ describe('decide', () => {
       },
     );
     expect(first.next.pods.size).toBe(4);
-    const second = decide(load(pod('keep')), first.next, TWO_NODES, NOW + 1000, {
+    const second = decideOne(load(pod('keep')), first.next, TWO_NODES, NOW + 1000, {
       random: seeded(10),
     });
     expect([...second.next.pods.keys()]).toEqual(['default/keep']);
-    expect(second.next.inventory).toEqual(new Set(['Pod/default/keep']));
+    expect(inventoryOf(second.next, 'app')).toEqual(new Set(['Pod/default/keep']));
     expect(assignedKeys(second.assignments)).toEqual(['default/keep']);
     // Both nodes had pods: both are told their new (maybe empty) set.
     expect([...second.assignments.keys()].sort()).toEqual(['node-a', 'node-b']);
   });
 
   it('refuses a source that would delete everything and changes nothing', () => {
-    const first = decide(load(rc(2)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(11) });
-    const second = decide([], first.next, TWO_NODES, NOW + 1000, { random: seeded(12) });
+    const first = decideOne(load(rc(2)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(11) });
+    const second = decideOne([], first.next, TWO_NODES, NOW + 1000, { random: seeded(12) });
     expect(second.refused?.code).toBe('PLAN_DELETES_EVERYTHING');
     expect(second.next).toBe(first.next);
     expect(assignedKeys(second.assignments).sort()).toEqual(assignedKeys(first.assignments).sort());
-    const allowed = decide([], first.next, TWO_NODES, NOW + 1000, {
+    const allowed = decideOne([], first.next, TWO_NODES, NOW + 1000, {
       random: seeded(12),
       allowEmpty: true,
     });
@@ -171,11 +176,11 @@ describe('decide', () => {
   });
 
   it('replaces a bare pod whose spec changed: a new uid, scheduled again', () => {
-    const first = decide(load(pod('solo')), emptySnapshot(), TWO_NODES, NOW, {
+    const first = decideOne(load(pod('solo')), emptySnapshot(), TWO_NODES, NOW, {
       random: seeded(13),
     });
     const before = first.next.pods.get('default/solo');
-    const second = decide(load(pod('solo', 'busybox:2')), first.next, TWO_NODES, NOW + 1000, {
+    const second = decideOne(load(pod('solo', 'busybox:2')), first.next, TWO_NODES, NOW + 1000, {
       random: seeded(14),
     });
     const after = second.next.pods.get('default/solo');
@@ -187,7 +192,7 @@ describe('decide', () => {
 
   it('replaces RC pods its agent reports Failed', () => {
     const objects = load(rc(2));
-    const first = decide(objects, emptySnapshot(), TWO_NODES, NOW, { random: seeded(15) });
+    const first = decideOne(objects, emptySnapshot(), TWO_NODES, NOW, { random: seeded(15) });
     const reported = TWO_NODES.map((view) => ({
       ...view,
       pods: [...first.next.pods.values()]
@@ -199,7 +204,7 @@ describe('decide', () => {
           status: { phase: 'Failed', conditions: [] },
         })),
     }));
-    const second = decide(objects, first.next, reported, NOW + 1000, { random: seeded(16) });
+    const second = decideOne(objects, first.next, reported, NOW + 1000, { random: seeded(16) });
     const creates = second.reports.filter((r) => r.ref.kind === 'Pod' && r.action === 'create');
     expect(creates).toHaveLength(2);
   });
@@ -210,7 +215,7 @@ describe('decide', () => {
     const counts = [3, 5, 1, 4, 0, 2];
     for (const [index, replicas] of counts.entries()) {
       const nodes = index % 2 === 0 ? TWO_NODES : [node('node-a'), node('node-b'), node('node-c')];
-      const decision = decide(
+      const decision = decideOne(
         load(`${rc(replicas)}---\n${pod('solo')}`),
         state,
         nodes,
@@ -225,28 +230,28 @@ describe('decide', () => {
   });
 
   it('does not let a bare pod take the name of an RC’s pod, and creates it once the name is free', () => {
-    const first = decide(load(rc(1)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(18) });
+    const first = decideOne(load(rc(1)), emptySnapshot(), TWO_NODES, NOW, { random: seeded(18) });
     const [taken] = [...first.next.pods.values()];
     const name = taken?.pod.metadata.name ?? '';
-    const second = decide(load(`${rc(1)}---\n${pod(name)}`), first.next, TWO_NODES, NOW + 1, {
+    const second = decideOne(load(`${rc(1)}---\n${pod(name)}`), first.next, TWO_NODES, NOW + 1, {
       random: seeded(19),
     });
     expect(second.next.pods.get(`default/${name}`)?.pod.metadata.uid).toBe(taken?.pod.metadata.uid);
-    expect(second.next.inventory.has(`Pod/default/${name}`)).toBe(false);
+    expect(inventoryOf(second.next, 'app').has(`Pod/default/${name}`)).toBe(false);
     expect(second.reports.find((r) => r.ref.name === name)?.action).toBe('pending');
-    const third = decide(load(`${rc(0)}---\n${pod(name)}`), second.next, TWO_NODES, NOW + 2, {
+    const third = decideOne(load(`${rc(0)}---\n${pod(name)}`), second.next, TWO_NODES, NOW + 2, {
       random: seeded(20),
     });
-    const fourth = decide(load(`${rc(0)}---\n${pod(name)}`), third.next, TWO_NODES, NOW + 3, {
+    const fourth = decideOne(load(`${rc(0)}---\n${pod(name)}`), third.next, TWO_NODES, NOW + 3, {
       random: seeded(21),
     });
     const bare = fourth.next.pods.get(`default/${name}`);
     expect(bare?.pod.metadata.ownerReferences).toBeUndefined();
-    expect(fourth.next.inventory.has(`Pod/default/${name}`)).toBe(true);
+    expect(inventoryOf(fourth.next, 'app').has(`Pod/default/${name}`)).toBe(true);
   });
 
   it('puts a replaced pod on its old node, though another ranks first, while it fits there', () => {
-    const first = decide(load(pod('solo')), emptySnapshot(), TWO_NODES, NOW, {
+    const first = decideOne(load(pod('solo')), emptySnapshot(), TWO_NODES, NOW, {
       random: seeded(22),
     });
     const stored = first.next.pods.get('default/solo');
@@ -265,13 +270,13 @@ describe('decide', () => {
         ],
       ]),
     };
-    const replaced = decide(load(pod('solo', 'busybox:2')), onB, TWO_NODES, NOW + 1, {
+    const replaced = decideOne(load(pod('solo', 'busybox:2')), onB, TWO_NODES, NOW + 1, {
       random: seeded(23),
     });
     expect(replaced.next.pods.get('default/solo')?.node).toBe('node-b');
     // It no longer fits node-b (which has room for 1 cpu): scheduled like any other pod.
     const small = [node('node-a'), node('node-b', true, 1)];
-    const moved = decide(load(pod('solo', 'busybox:2', '1500m')), onB, small, NOW + 1, {
+    const moved = decideOne(load(pod('solo', 'busybox:2', '1500m')), onB, small, NOW + 1, {
       random: seeded(24),
     });
     expect(moved.next.pods.get('default/solo')?.node).toBe('node-a');
@@ -285,12 +290,15 @@ spec:
   selector: {app: web}
   ports: [{port: 80}]
 `;
-    const decision = decide(load(service), emptySnapshot(), TWO_NODES, NOW, { random: seeded(25) });
-    expect(decision.next.inventory).toEqual(new Set(['Service/default/web']));
-    expect(decision.next.objects.map((object) => object.kind)).toEqual(['Service']);
+    const decision = decideOne(load(service), emptySnapshot(), TWO_NODES, NOW, {
+      random: seeded(25),
+    });
+    expect(inventoryOf(decision.next, 'app')).toEqual(new Set(['Service/default/web']));
+    expect(decision.next.apps.get('app')?.map((object) => object.kind)).toEqual(['Service']);
     expect(decision.next.pods.size).toBe(0);
     expect(decision.reports).toEqual([
       {
+        app: 'app',
         ref: { kind: 'Service', namespace: 'default', name: 'web' },
         action: 'create',
         reason: 'new in git',

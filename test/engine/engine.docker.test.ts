@@ -132,7 +132,7 @@ describe('engine on real agents', () => {
       'both agents to register with the endpoint',
     );
 
-    const created = engine.sync(rc(3));
+    const created = engine.sync('app', rc(3));
     expect(created.refused).toBeUndefined();
     const scheduled = created.reports.filter((report) => report.action === 'scheduled');
     expect(scheduled).toHaveLength(3);
@@ -149,7 +149,7 @@ describe('engine on real agents', () => {
       'the agents to report 3 running pods',
     );
 
-    const scaled = engine.sync(rc(1));
+    const scaled = engine.sync('app', rc(1));
     const deletes = scaled.reports.filter((r) => r.ref.kind === 'Pod' && r.action === 'delete');
     expect(deletes).toHaveLength(2);
     await until(async () => {
@@ -157,7 +157,7 @@ describe('engine on real agents', () => {
       return counts.reduce((a, b) => a + b, 0) === 1;
     }, 'scale down to 1 running container');
 
-    const emptied = engine.sync([], { allowEmpty: true });
+    const emptied = engine.sync('app', [], { allowEmpty: true });
     expect(emptied.refused).toBeUndefined();
     await until(async () => {
       for (const node of nodes) if ((await runtime.list(node)).length > 0) return false;

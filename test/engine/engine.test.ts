@@ -65,7 +65,7 @@ describe('engine loop', () => {
       clock,
       random: seeded(1),
     });
-    const first = engine.sync(SOLO);
+    const first = engine.sync('app', SOLO);
     const pending = first.reports.find((report) => report.action === 'pending');
     expect(pending?.ref.name).toBe('solo');
     expect(pending?.reason).toBe(NO_NODES_MESSAGE);
@@ -88,16 +88,16 @@ describe('engine loop', () => {
     const client = createNodeClient({ server: url, token: TOKEN, name: 'node-1' });
     await client.register(REGISTRATION);
     const engine = createEngine({ endpoint, state: createMemoryState(), clock, random: seeded(2) });
-    engine.sync(SOLO);
+    engine.sync('app', SOLO);
     expect((await client.watchAssignments('', 0)).pods).toHaveLength(1);
 
-    const refused = engine.sync([]);
+    const refused = engine.sync('app', []);
     expect(refused.refused?.code).toBe('PLAN_DELETES_EVERYTHING');
     // The next pass works from the last good source: the pod stays.
     expect(engine.reconcile().refused).toBeUndefined();
     expect((await client.watchAssignments('', 0)).pods).toHaveLength(1);
 
-    engine.sync([], { allowEmpty: true });
+    engine.sync('app', [], { allowEmpty: true });
     expect((await client.watchAssignments('', 0)).pods).toEqual([]);
   });
 
@@ -109,7 +109,7 @@ describe('engine loop', () => {
     // Missed heartbeats: the node is known but not ready.
     clock.advance(60_000);
     const engine = createEngine({ endpoint, state: createMemoryState(), clock, random: seeded(3) });
-    const first = engine.sync(SOLO);
+    const first = engine.sync('app', SOLO);
     expect(first.reports.find((r) => r.action === 'pending')?.reason).toMatch(/^0\/1 nodes/);
     closers.push(engine.start(1_000));
     await client.heartbeat();
@@ -123,7 +123,7 @@ describe('engine loop', () => {
     await client.register(REGISTRATION);
     const state = createMemoryState();
     const engine = createEngine({ endpoint, state, clock, random: seeded(4) });
-    engine.sync(SOLO);
+    engine.sync('app', SOLO);
     const stored = state.load().pods.get('default/solo');
     expect(stored?.node).toBe('node-1');
     expect(stored?.pod.status).toBeUndefined();

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { inventoryOf } from '../../operator/engine/state.js';
 import { createStoreState } from '../../operator/engine/store-state.js';
 import { processFile } from '../../operator/manifests/load.js';
 import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
@@ -75,12 +76,12 @@ describe('startEmbeddedOperator', () => {
     const operator = await start(agent);
     expect(await operator.nodeReady(10_000)).toBe(true);
 
-    const result = operator.engine.sync(APP);
+    const result = operator.engine.sync('app', APP);
     expect(result.refused).toBeUndefined();
     await waitFor(() => agent.desiredNames().length === 3, 'three pods on the agent');
     expect(agent.desiredNames()).toContain('default/solo');
     expect(operator.store.assignments().map((a) => a.node)).toEqual(['local', 'local', 'local']);
-    expect(operator.store.inventory('engine').map((entry) => entry.key)).toEqual([
+    expect(operator.store.inventory('app').map((entry) => entry.key)).toEqual([
       'Pod/default/solo',
       'ReplicationController/default/web',
     ]);
@@ -104,7 +105,7 @@ describe('startEmbeddedOperator', () => {
     const first = new FakeLocalAgent();
     const operator = await start(first);
     await operator.nodeReady(10_000);
-    operator.engine.sync(APP);
+    operator.engine.sync('app', APP);
     await waitFor(() => first.desiredNames().length === 3, 'three pods on the agent');
     const names = first.desiredNames();
     await operator.close();
@@ -117,7 +118,7 @@ describe('startEmbeddedOperator', () => {
     expect(second.calls.every((call) => call.pods.length === 3)).toBe(true);
     expect(second.desiredNames()).toEqual(names);
 
-    const result = again.engine.sync(APP);
+    const result = again.engine.sync('app', APP);
     expect(result.reports.every((report) => report.action === 'unchanged')).toBe(true);
     expect(second.desiredNames()).toEqual(names);
   });
@@ -137,26 +138,24 @@ describe('createStoreState', () => {
         spec: { containers: [{ name: 'c', image: 'busybox:1' }] },
       });
       state.save({
-        inventory: new Set(['Pod/default/solo']),
-        objects: [solo],
+        apps: new Map([['web', [solo]]]),
         pods: new Map([
           ['default/a', { pod: pod('a'), node: 'n1' }],
           ['default/b', { pod: pod('b') }],
         ]),
       });
       const loaded = state.load();
-      expect([...loaded.inventory]).toEqual(['Pod/default/solo']);
-      expect(loaded.objects).toEqual([solo]);
+      expect([...inventoryOf(loaded, 'web')]).toEqual(['Pod/default/solo']);
+      expect(loaded.apps.get('web')).toEqual([solo]);
       expect(loaded.pods.get('default/a')).toEqual({ pod: pod('a'), node: 'n1' });
       expect(loaded.pods.get('default/b')).toEqual({ pod: pod('b') });
 
       state.save({
-        inventory: new Set(),
-        objects: [],
+        apps: new Map(),
         pods: new Map([['default/b', { pod: pod('b'), node: 'n2' }]]),
       });
       const next = state.load();
-      expect(next.objects).toEqual([]);
+      expect(next.apps.size).toBe(0);
       expect([...next.pods.keys()]).toEqual(['default/b']);
       expect(next.pods.get('default/b')?.node).toBe('n2');
     } finally {

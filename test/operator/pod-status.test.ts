@@ -100,7 +100,7 @@ spec:
       DEFAULT_PARSE_LIMITS,
     );
     expect(parsed.problems).toEqual([]);
-    engine.sync(parsed.objects);
+    engine.sync('app', parsed.objects);
     const storedPod = (): StoredPodJson => {
       const assignment = store.assignment('default/solo');
       if (assignment === undefined) throw new Error('no assignment for default/solo');
@@ -169,7 +169,7 @@ spec:
 `),
       DEFAULT_PARSE_LIMITS,
     );
-    operator.engine.sync(parsed.objects);
+    operator.engine.sync('app', parsed.objects);
     await waitFor(
       () =>
         (operator.store.assignment('default/solo')?.pod as StoredPodJson | undefined)?.status !==
