@@ -72,6 +72,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pod_assignments_by_node ON pod_assignments (node);
     `,
   },
+  {
+    description: 'apps: each named source and where it is read from',
+    sql: `
+      CREATE TABLE apps (
+        name TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        settings_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database): number {

@@ -59,6 +59,17 @@ export interface NodeRecord {
   readonly lastHeartbeat?: string;
 }
 
+/** A named source: its inventory, history and settings go by this name. */
+export interface AppRecord {
+  readonly name: string;
+  /** Where it is read from, e.g. `/srv/guestbook` or `https://host/repo.git`. */
+  readonly source: string;
+  /** Settings (ref, path, prune, ...) as the app's owner wrote them. */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
 export type AllocationKind = 'clusterIP' | 'nodePort';
 
 export interface Allocation {
@@ -142,6 +153,13 @@ export interface Store {
    * Runs `work` as one transaction: the store calls inside it commit together or not at all.
    */
   transaction<T>(work: () => T): T;
+
+  /** Creates or updates the app (createdAt is kept on update). */
+  putApp(app: Omit<AppRecord, 'createdAt' | 'updatedAt'>, at: string): AppRecord;
+  app(name: string): AppRecord | undefined;
+  apps(): readonly AppRecord[];
+  /** Removes the app record (its inventory and history stay until removed). */
+  removeApp(name: string): boolean;
 
   /** Closes the database and releases the lock. Safe to call twice. */
   close(): void;
@@ -234,6 +252,24 @@ interface AllocationRow {
   value: string;
   owner: string;
   allocated_at: string;
+}
+
+interface AppRow {
+  name: string;
+  source: string;
+  settings_json: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function toAppRecord(row: AppRow): AppRecord {
+  return {
+    name: row.name,
+    source: row.source,
+    settings: JSON.parse(row.settings_json) as Record<string, unknown>,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 interface AssignmentRow {
@@ -387,6 +423,14 @@ function createStore(
        version = pod_assignments.version + 1`,
     ),
     removeAssignment: db.prepare('DELETE FROM pod_assignments WHERE pod_key = ?'),
+    putApp: db.prepare(
+      `INSERT INTO apps (name, source, settings_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET source = excluded.source,
+       settings_json = excluded.settings_json, updated_at = excluded.updated_at`,
+    ),
+    app: db.prepare('SELECT * FROM apps WHERE name = ?'),
+    apps: db.prepare('SELECT * FROM apps ORDER BY name'),
+    removeApp: db.prepare('DELETE FROM apps WHERE name = ?'),
   };
 
   function writeApplied(app: string, objects: readonly AppliedObject[], appliedAt: string): void {
@@ -412,6 +456,23 @@ function createStore(
   return {
     dataDir,
     databasePath,
+
+    putApp: (app, at) =>
+      guarded('record the app', () =>
+        inTransaction(() => {
+          statements.putApp.run(app.name, app.source, JSON.stringify(app.settings), at, at);
+          return toAppRecord(statements.app.get(app.name) as AppRow);
+        }),
+      ),
+    app: (name) =>
+      guarded('read the app', () => {
+        const row = statements.app.get(name) as AppRow | undefined;
+        return row === undefined ? undefined : toAppRecord(row);
+      }),
+    apps: () =>
+      guarded('list the apps', () => (statements.apps.all() as AppRow[]).map(toAppRecord)),
+    removeApp: (name) =>
+      guarded('remove the app', () => statements.removeApp.run(name).changes > 0),
 
     transaction: (work) => guarded('run a transaction', () => inTransaction(work)),
 

@@ -49,6 +49,7 @@ describe('migrations', () => {
     expect(schemaVersion(db)).toBe(MIGRATIONS.length);
     expect(tables()).toEqual([
       'allocations',
+      'apps',
       'inventory',
       'nodes',
       'pod_assignments',

@@ -100,6 +100,64 @@ describe('inventory', () => {
   });
 });
 
+describe('transaction', () => {
+  it('commits every call inside it together, or none when it throws', () => {
+    const entry = { ref: web, applied: { spec: {} } };
+    expect(() =>
+      store.transaction(() => {
+        store.recordApplied('a', [entry], T0);
+        store.putAssignments([{ podKey: 'default/p', node: 'n1', pod: { metadata: {} } }]);
+        throw new Error('stop half way');
+      }),
+    ).toThrow(/stop half way/);
+    expect(store.inventory('a')).toEqual([]);
+    expect(store.assignments()).toEqual([]);
+
+    expect(
+      store.transaction(() => {
+        store.recordApplied('a', [entry], T0);
+        store.putAssignments([{ podKey: 'default/p', node: 'n1', pod: { metadata: {} } }]);
+        return 'done';
+      }),
+    ).toBe('done');
+    expect(
+      reopen()
+        .inventory('a')
+        .map((e) => e.key),
+    ).toEqual(['Service/default/web']);
+    expect(store.assignments().map((a) => a.podKey)).toEqual(['default/p']);
+  });
+});
+
+describe('apps', () => {
+  it('records an app with its source and settings, keeps createdAt on update, removes it', () => {
+    const first = store.putApp(
+      { name: 'guestbook', source: '/srv/gb', settings: { ref: 'main' } },
+      T0,
+    );
+    expect(first).toEqual({
+      name: 'guestbook',
+      source: '/srv/gb',
+      settings: { ref: 'main' },
+      createdAt: T0,
+      updatedAt: T0,
+    });
+    store.putApp({ name: 'guestbook', source: '/srv/gb2', settings: {} }, T1);
+    expect(reopen().app('guestbook')).toEqual({
+      name: 'guestbook',
+      source: '/srv/gb2',
+      settings: {},
+      createdAt: T0,
+      updatedAt: T1,
+    });
+    store.putApp({ name: 'blog', source: '/srv/blog', settings: {} }, T1);
+    expect(store.apps().map((app) => app.name)).toEqual(['blog', 'guestbook']);
+    expect(store.removeApp('blog')).toBe(true);
+    expect(store.removeApp('blog')).toBe(false);
+    expect(store.app('blog')).toBeUndefined();
+  });
+});
+
 describe('sync history', () => {
   it('opens an entry, finishes it and lists the newest first', () => {
     const first = store.startSync('shop', 'aaa111', T0);
