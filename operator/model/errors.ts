@@ -35,6 +35,15 @@ export type BerthErrorCode =
   // agent (node agent)
   | 'AGENT_POD_NOT_FOUND'
   | 'AGENT_CONTAINER_NOT_FOUND'
+  // apps (named sources) and the operator server
+  /** An app name that is not a DNS-1123 label. */
+  | 'APP_NAME_INVALID'
+  /** The app is already applied from another source. */
+  | 'APP_SOURCE_CONFLICT'
+  /** No operator answers where one was expected (server.json, --server, BERTH_SERVER). */
+  | 'SERVER_UNREACHABLE'
+  /** The operator server could not listen on its address. */
+  | 'SERVER_LISTEN_FAILED'
   // store (the operator's embedded database)
   /** Another live operator holds the data dir. */
   | 'STORE_LOCKED'
