@@ -1,34 +1,50 @@
 /**
- * `berth apply SOURCE`: loads and validates the source (an invalid one is refused whole),
- * runs the embedded operator on this host for one sync, then waits until every desired pod
- * is Running and Ready, printing progress. Pods are left running when the command ends; the
- * store in the data dir remembers them, so applying the same source again changes nothing.
+ * `berth apply SOURCE`: loads and validates the source (an invalid one is refused whole), hands
+ * it to the operator as one sync of its app, then waits until every pod of the app is Running and
+ * Ready, printing progress. The operator is a running `berth serve` when one is found (same data
+ * dir, --server or $BERTH_SERVER); otherwise one embedded in this command, with this host's
+ * agent. Pods are left running when the command ends; the store in the data dir remembers them,
+ * so applying the same source again changes nothing.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PodStatusReport } from '../agent/lifecycle/status-types.js';
+import { connectOperatorServer } from '../api/operator-client.js';
 import type { ObjectReport } from '../engine/decide.js';
 import { loadManifests } from '../manifests/load.js';
 import { BerthError } from '../model/errors.js';
 import { formatProblem } from '../model/problem.js';
+import { findOperatorServer } from '../operator/discovery.js';
 import type { EmbeddedOperator, EmbeddedOperatorOptions } from '../operator/embedded.js';
+import type { OperatorReadout, OperatorSession } from '../operator/session.js';
+import { checkAppName, defaultAppName } from '../operator/sync-app.js';
+import { refKey } from '../plan/plan.js';
 import { defaultNodeName } from './agent.js';
 import { type CliIo, EXIT, processStopSignal, writeLine } from './io.js';
 import { openSourceFromFlags, SOURCE_FLAGS_HELP, sourceOptions } from './source-flags.js';
 
 export const APPLY_HELP = `Usage: berth apply SOURCE [options]
 
-Makes this host run what SOURCE declares: validates every manifest (an invalid source is
-refused whole, nothing applied), syncs once with the operator embedded in this command and
-the local node agent, then waits until every desired pod is Running and Ready.
+Makes the cluster run what SOURCE declares: validates every manifest (an invalid source is
+refused whole, nothing applied), syncs it once as an app, then waits until every pod of the app
+is Running and Ready. The operator is a running \`berth serve\` when one is found (on the data
+dir, or --server / $BERTH_SERVER); otherwise one embedded in this command, with this host's agent.
 
 ${SOURCE_FLAGS_HELP}
+      --app NAME          the app: berth prunes only what it made for this app
+                          (@default the name of the SOURCE folder or repository, or of --path)
+      --allow-empty       allow a sync that deletes every object of the app
+      --no-prune          keep objects that left git instead of deleting them
       --timeout DURATION  how long to wait for the pods (e.g. 90s, 2m) (@default 2m)
-      --no-wait           return once the pods' containers are started (or failed to),
-                          without waiting for them to be Running and Ready
+      --no-wait           return once the pods' containers are started (or failed to), without
+                          waiting for them to be Running and Ready; with a server, at once
+      --server URL        the operator to use (@default $BERTH_SERVER, else a \`berth serve\`
+                          running on the data dir, else one embedded in this command)
+      --token TOKEN       the server's token (@default $BERTH_TOKEN, else <data-dir>/token)
       --data-dir DIR      the operator's data dir: store and lock, read by berth get too
                           (@default $XDG_DATA_HOME/berth/operator, else ~/.local/share/berth/operator)
-      --node-name NAME    this host's node name (@default the host name, or $BERTH_NODE_NAME)
+      --node-name NAME    this host's node name, embedded operator only
+                          (@default the host name, or $BERTH_NODE_NAME)
   -h, --help              show this help
 
 Exit status: 0 all pods ready (or --no-wait), 1 not ready at the timeout (the reasons are
@@ -56,14 +72,29 @@ export function parseDuration(text: string, flag: string): number {
   return Number(match[1]) * unitMs;
 }
 
+/** What identifies a source across applies: an absolute path or the URL, and the --path. */
+export function sourceIdentity(location: string, subPath: string | undefined, cwd: string): string {
+  const where = /^[a-z][a-z0-9+.-]*:\/\//i.test(location)
+    ? location.replace(/\/+$/, '')
+    : path.resolve(cwd, location);
+  const below =
+    subPath === undefined ? '' : path.posix.normalize(subPath).replace(/^\.?\/+|\/+$/g, '');
+  return below === '' || below === '.' ? where : `${where}#${below}`;
+}
+
 export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDeps = {}) {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
     options: {
       ...sourceOptions,
+      app: { type: 'string' },
+      'allow-empty': { type: 'boolean' },
+      'no-prune': { type: 'boolean' },
       timeout: { type: 'string', default: '2m' },
       'no-wait': { type: 'boolean' },
+      server: { type: 'string' },
+      token: { type: 'string' },
       'data-dir': { type: 'string' },
       'node-name': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -79,8 +110,11 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
     });
   }
   const timeoutMs = parseDuration(values.timeout, '--timeout');
+  const location = positionals[0]!;
+  const app = values.app ?? defaultAppName(location, values.path);
+  checkAppName(app);
 
-  const snapshot = await openSourceFromFlags(positionals[0]!, values, io);
+  const snapshot = await openSourceFromFlags(location, values, io);
   const set = await loadManifests(snapshot.files);
   const problems = [...snapshot.problems, ...set.problems];
   if (problems.length > 0) {
@@ -92,19 +126,39 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
     return EXIT.error;
   }
 
-  const nodeName = values['node-name'] ?? io.env.BERTH_NODE_NAME ?? defaultNodeName();
   const embedded = await import('../operator/embedded.js');
-  const start = deps.startOperator ?? embedded.startEmbeddedOperator;
-  const operator = await start({
-    nodeName,
-    dataDir: path.resolve(io.cwd, values['data-dir'] ?? embedded.defaultOperatorDataDir(io.env)),
-    log: (line) => writeLine(io.stderr, `berth apply: ${line}`),
+  const dataDir = path.resolve(
+    io.cwd,
+    values['data-dir'] ?? embedded.defaultOperatorDataDir(io.env),
+  );
+  const server = await findOperatorServer({
+    ...(values.server === undefined ? {} : { server: values.server }),
+    ...(values.token === undefined ? {} : { token: values.token }),
+    env: io.env,
+    dataDir,
   });
+  const nodeName = values['node-name'] ?? io.env.BERTH_NODE_NAME ?? defaultNodeName();
+  const session: OperatorSession =
+    server !== undefined
+      ? connectOperatorServer(server)
+      : await (await import('../operator/embedded-session.js')).openEmbeddedSession({
+          nodeName,
+          dataDir,
+          log: (line) => writeLine(io.stderr, `berth apply: ${line}`),
+          nodeReadyTimeoutMs: NODE_REGISTER_TIMEOUT_MS,
+          onNodeNotReady: (node) =>
+            writeLine(io.stderr, `berth apply: node ${node} did not register; pods stay Pending`),
+          ...(deps.startOperator === undefined ? {} : { startOperator: deps.startOperator }),
+        });
   try {
-    if (!(await operator.nodeReady(NODE_REGISTER_TIMEOUT_MS))) {
-      writeLine(io.stderr, `berth apply: node ${nodeName} did not register; pods stay Pending`);
-    }
-    const result = operator.engine.sync('app', set.objects);
+    const result = await session.sync({
+      app,
+      source: sourceIdentity(location, values.path, io.cwd),
+      ...(snapshot.commit === undefined ? {} : { commit: snapshot.commit }),
+      objects: set.objects,
+      prune: values['no-prune'] !== true,
+      allowEmpty: values['allow-empty'] === true,
+    });
     if (result.refused !== undefined) {
       writeLine(io.stderr, `berth apply: refused: ${result.refused.message}`);
       return EXIT.error;
@@ -115,10 +169,20 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
     } else {
       for (const report of changes) writeLine(io.stdout, describeReport(report));
     }
+    for (const report of result.reports) {
+      if (report.action === 'unchanged' && report.reason !== 'in sync' && report.reason !== '') {
+        writeLine(
+          io.stderr,
+          `note: ${report.ref.kind.toLowerCase()}/${report.ref.name}: ${report.reason}`,
+        );
+      }
+    }
+    if (values['no-wait'] === true && server !== undefined) return EXIT.ok;
     const owned = deps.stopSignal === undefined ? processStopSignal() : undefined;
     try {
       return await waitForPods(
-        operator,
+        session,
+        app,
         result.reports,
         timeoutMs,
         deps.stopSignal ?? owned!.signal,
@@ -129,7 +193,7 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
       owned?.dispose();
     }
   } finally {
-    await operator.close();
+    await session.close();
   }
 }
 
@@ -139,6 +203,28 @@ function describeReport(report: ObjectReport): string {
   const where = report.node === undefined ? '' : ` on ${report.node}`;
   const reason = report.reason === '' ? '' : ` (${report.reason})`;
   return `${name} ${report.action}${where}${reason}`;
+}
+
+/** The pods berth made for `app`: its bare pods and the pods of its controllers. */
+export function podsOfApp(readout: OperatorReadout, app: string): OperatorReadout['assignments'] {
+  const owned = new Set(
+    (readout.apps.find((entry) => entry.name === app)?.objects ?? []).map((entry) => entry.key),
+  );
+  return readout.assignments.filter((assignment) => {
+    const pod = assignment.pod as {
+      metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] };
+    };
+    const slash = assignment.podKey.indexOf('/');
+    const namespace = assignment.podKey.slice(0, slash);
+    const name = assignment.podKey.slice(slash + 1);
+    if (owned.has(refKey({ kind: 'Pod', namespace, name }))) return true;
+    const owner = pod.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+    return (
+      owner?.kind === 'ReplicationController' &&
+      owner.name !== undefined &&
+      owned.has(refKey({ kind: 'ReplicationController', namespace, name: owner.name }))
+    );
+  });
 }
 
 interface PodView {
@@ -180,9 +266,45 @@ function viewOf(status: PodStatusReport): PodView {
   };
 }
 
-/** Polls the endpoint's status reports until every desired pod is ready and removed ones are gone. */
+/**
+ * On a terminal, one line at the bottom redrawn in place (a bar of ready pods); plain lines are
+ * printed above it. Elsewhere only the plain lines.
+ */
+function progressWriter(io: CliIo): {
+  line(text: string): void;
+  bar(text: string): void;
+  end(): void;
+} {
+  const tty = io.stdout.isTTY === true;
+  let barShown = false;
+  const clearBar = (): void => {
+    if (barShown) io.stdout.write('\r\x1b[2K');
+    barShown = false;
+  };
+  return {
+    line(text) {
+      clearBar();
+      writeLine(io.stdout, text);
+    },
+    bar(text) {
+      if (!tty) return;
+      clearBar();
+      io.stdout.write(text);
+      barShown = true;
+    },
+    end: clearBar,
+  };
+}
+
+export function readyBar(ready: number, total: number, width = 20): string {
+  const filled = total === 0 ? width : Math.round((ready / total) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${ready}/${total} pods ready`;
+}
+
+/** Polls the operator until every pod of the app is ready (or started) and removed ones are gone. */
 async function waitForPods(
-  operator: EmbeddedOperator,
+  session: OperatorSession,
+  app: string,
   reports: readonly ObjectReport[],
   timeoutMs: number,
   stopSignal: AbortSignal,
@@ -191,75 +313,85 @@ async function waitForPods(
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const shown = new Map<string, string>();
-  for (;;) {
-    const bound = operator.store.assignments().filter((a) => a.node !== '');
-    // The local agent runs in this process: even without waiting for readiness, the command
-    // stays until each pod's containers are started, else they would never be.
-    const desired = (until === 'ready' ? operator.store.assignments() : bound).map((a) => a.podKey);
-    const statuses = new Map<string, PodStatusReport>();
-    for (const node of operator.endpoint.nodes()) {
-      // The wire type is the generic PodStatus; berth's agents send the narrower report.
-      for (const pod of node.pods) {
-        statuses.set(`${pod.namespace}/${pod.name}`, pod.status as unknown as PodStatusReport);
-      }
-    }
-    const notReady: string[] = [];
-    for (const key of desired) {
-      const status = statuses.get(key);
-      const name = key.slice(key.indexOf('/') + 1);
-      const view = status === undefined ? undefined : viewOf(status);
-      // No line before the node's first report on the pod: its status is not known yet.
-      const line =
-        view === undefined ? undefined : `pod/${name} ${view.phase} ${view.ready}/${view.total}`;
-      if (line !== undefined && shown.get(key) !== line) {
-        shown.set(key, line);
-        writeLine(io.stdout, line);
-      }
-      const done = until === 'ready' ? view?.isReady === true : view?.creating === false;
-      if (!done) notReady.push(key);
-    }
-    const wanted = new Set(desired);
-    const lingering = [...(await operator.agent.podsOnEngine())].filter((key) => !wanted.has(key));
-    if (until === 'started' && notReady.length === 0) {
-      writeLine(io.stdout, `started: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
-      return EXIT.ok;
-    }
-    if (notReady.length === 0 && lingering.length === 0) {
-      writeLine(io.stdout, `ready: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
-      return EXIT.ok;
-    }
-    const stopped = stopSignal.aborted;
-    if (stopped || Date.now() >= deadline) {
-      writeLine(
-        io.stderr,
-        stopped
-          ? 'berth apply: stopped waiting; pods left as they are. Not ready:'
-          : `berth apply: not ready after ${Math.round(timeoutMs / 1000)}s:`,
+  const progress = progressWriter(io);
+  try {
+    for (;;) {
+      const readout = await session.read();
+      const ofApp = podsOfApp(readout, app);
+      // An embedded agent runs in this process: even without waiting for readiness, the
+      // command stays until each pod's containers are started, else they would never be.
+      const desired = (until === 'ready' ? ofApp : ofApp.filter((a) => a.node !== '')).map(
+        (a) => a.podKey,
       );
-      for (const key of notReady) {
-        const name = key.slice(key.indexOf('/') + 1);
+      const statuses = new Map<string, PodStatusReport>();
+      for (const node of readout.nodes) {
+        // The wire type is the generic PodStatus; berth's agents send the narrower report.
+        for (const pod of node.pods) {
+          statuses.set(`${pod.namespace}/${pod.name}`, pod.status as unknown as PodStatusReport);
+        }
+      }
+      const notReady: string[] = [];
+      for (const key of desired) {
         const status = statuses.get(key);
-        const pending = reports.find(
-          (r) => r.action === 'pending' && `${r.ref.namespace}/${r.ref.name}` === key,
+        const name = key.slice(key.indexOf('/') + 1);
+        const view = status === undefined ? undefined : viewOf(status);
+        // No line before the node's first report on the pod: its status is not known yet.
+        const line =
+          view === undefined ? undefined : `pod/${name} ${view.phase} ${view.ready}/${view.total}`;
+        if (line !== undefined && shown.get(key) !== line) {
+          shown.set(key, line);
+          progress.line(line);
+        }
+        const done = until === 'ready' ? view?.isReady === true : view?.creating === false;
+        if (!done) notReady.push(key);
+      }
+      const assigned = new Set(readout.assignments.map((a) => a.podKey));
+      const lingering = readout.podsOnNodes.filter((key) => !assigned.has(key));
+      if (until === 'started' && notReady.length === 0) {
+        progress.line(`started: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
+        return EXIT.ok;
+      }
+      if (notReady.length === 0 && lingering.length === 0) {
+        progress.line(`ready: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
+        return EXIT.ok;
+      }
+      progress.bar(readyBar(desired.length - notReady.length, desired.length));
+      const stopped = stopSignal.aborted;
+      if (stopped || Date.now() >= deadline) {
+        progress.end();
+        writeLine(
+          io.stderr,
+          stopped
+            ? 'berth apply: stopped waiting; pods left as they are. Not ready:'
+            : `berth apply: not ready after ${Math.round(timeoutMs / 1000)}s:`,
         );
-        const reasons =
-          status === undefined
-            ? [pending?.reason ?? 'not started on any node yet']
-            : viewOf(status).trouble;
-        const phase = status?.phase ?? 'Pending';
-        writeLine(io.stderr, `  pod/${name} ${phase}: ${reasons.join('; ') || 'not ready'}`);
+        for (const key of notReady) {
+          const name = key.slice(key.indexOf('/') + 1);
+          const status = statuses.get(key);
+          const pending = reports.find(
+            (r) => r.action === 'pending' && `${r.ref.namespace}/${r.ref.name}` === key,
+          );
+          const reasons =
+            status === undefined
+              ? [pending?.reason ?? 'not started on any node yet']
+              : viewOf(status).trouble;
+          const phase = status?.phase ?? 'Pending';
+          writeLine(io.stderr, `  pod/${name} ${phase}: ${reasons.join('; ') || 'not ready'}`);
+        }
+        for (const key of lingering) writeLine(io.stderr, `  pod/${key} still being removed`);
+        return EXIT_NOT_READY;
       }
-      for (const key of lingering) writeLine(io.stderr, `  pod/${key} still being removed`);
-      return EXIT_NOT_READY;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, POLL_MS);
+        function done(): void {
+          clearTimeout(timer);
+          stopSignal.removeEventListener('abort', done);
+          resolve();
+        }
+        stopSignal.addEventListener('abort', done, { once: true });
+      });
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, POLL_MS);
-      function done(): void {
-        clearTimeout(timer);
-        stopSignal.removeEventListener('abort', done);
-        resolve();
-      }
-      stopSignal.addEventListener('abort', done, { once: true });
-    });
+  } finally {
+    progress.end();
   }
 }
