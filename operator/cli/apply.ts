@@ -10,9 +10,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PodStatusReport } from '../agent/lifecycle/status-types.js';
 import { connectOperatorServer } from '../api/operator-client.js';
+import { TEMPLATE_HASH_ANNOTATION, templateHash } from '../controllers/template-hash.js';
 import type { ObjectReport } from '../engine/decide.js';
 import { loadManifests } from '../manifests/load.js';
 import { BerthError } from '../model/errors.js';
+import type { Pod, ReplicationController } from '../model/generated/types.js';
 import { formatProblem } from '../model/problem.js';
 import { findOperatorServer } from '../operator/discovery.js';
 import type { EmbeddedOperator, EmbeddedOperatorOptions } from '../operator/embedded.js';
@@ -267,6 +269,41 @@ function viewOf(status: PodStatusReport): PodView {
 }
 
 /**
+ * The app's ReplicationControllers not yet converged: fewer or more pods than `replicas`, or
+ * pods still on an older template (a rollout in progress). One line each, for messages.
+ */
+export function unsettledControllers(readout: OperatorReadout, app: string): string[] {
+  const pods = podsOfApp(readout, app).map((assignment) => assignment.pod as Pod);
+  const out: string[] = [];
+  for (const entry of readout.apps.find((candidate) => candidate.name === app)?.objects ?? []) {
+    if (entry.ref.kind !== 'ReplicationController') continue;
+    const rc = entry.applied as ReplicationController;
+    const replicas = rc.spec?.replicas ?? 1;
+    const hash = rc.spec?.template === undefined ? undefined : templateHash(rc.spec.template);
+    const owned = pods.filter(
+      (pod) =>
+        pod.metadata.ownerReferences?.some(
+          (ref) =>
+            ref.controller === true &&
+            ref.kind === 'ReplicationController' &&
+            ref.name === entry.ref.name,
+        ) && (pod.metadata.namespace ?? 'default') === entry.ref.namespace,
+    );
+    const current = owned.filter(
+      (pod) => pod.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] === hash,
+    ).length;
+    if (owned.length !== replicas || current !== replicas) {
+      out.push(
+        current === owned.length
+          ? `rc/${entry.ref.name}: ${owned.length} of ${replicas} pods`
+          : `rc/${entry.ref.name}: rolling out, ${current} of ${replicas} pods on the new template`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
  * On a terminal, one line at the bottom redrawn in place (a bar of ready pods); plain lines are
  * printed above it. Elsewhere only the plain lines.
  */
@@ -351,7 +388,9 @@ async function waitForPods(
         progress.line(`started: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
         return EXIT.ok;
       }
-      if (notReady.length === 0 && lingering.length === 0) {
+      // A rollout replaces pods one at a time: every pod ready is not yet the end of it.
+      const unsettled = until === 'ready' ? unsettledControllers(readout, app) : [];
+      if (notReady.length === 0 && lingering.length === 0 && unsettled.length === 0) {
         progress.line(`ready: ${desired.length} pod${desired.length === 1 ? '' : 's'}`);
         return EXIT.ok;
       }
@@ -379,6 +418,7 @@ async function waitForPods(
           writeLine(io.stderr, `  pod/${name} ${phase}: ${reasons.join('; ') || 'not ready'}`);
         }
         for (const key of lingering) writeLine(io.stderr, `  pod/${key} still being removed`);
+        for (const line of unsettled) writeLine(io.stderr, `  ${line}`);
         return EXIT_NOT_READY;
       }
       await new Promise<void>((resolve) => {
