@@ -42,6 +42,11 @@ export interface AttachOptions {
   readonly retryMaxMs?: number;
   /** Progress and trouble, one line each (the CLI prints them). */
   readonly log?: (line: string) => void;
+  /**
+   * Routine events (registered, a new assignment), one line each. @default `log`; an agent
+   * embedded in a command passes a no-op so only trouble is shown.
+   */
+  readonly info?: (line: string) => void;
 }
 
 export interface Attachment {
@@ -73,6 +78,7 @@ function isFatal(error: unknown): boolean {
 export function attachToOperator(options: AttachOptions): Attachment {
   const { agent, client } = options;
   const log = options.log ?? (() => {});
+  const info = options.info ?? log;
   const watchTimeoutSeconds = options.watchTimeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_SECONDS;
   const statusDebounceMs = options.statusDebounceMs ?? 200;
   const retryInitialMs = options.retryInitialMs ?? 500;
@@ -130,7 +136,7 @@ export function attachToOperator(options: AttachOptions): Attachment {
             signal,
           );
           heartbeatMs = Math.max(100, answer.heartbeatIntervalSeconds * 1000);
-          log(`registered with the operator (heartbeat every ${answer.heartbeatIntervalSeconds}s)`);
+          info(`registered with the operator (heartbeat every ${answer.heartbeatIntervalSeconds}s)`);
           scheduleStatus(0);
           return;
         } catch (error) {
@@ -190,7 +196,7 @@ export function attachToOperator(options: AttachOptions): Attachment {
         if (answer.version !== version) {
           version = answer.version;
           agent.setDesiredPods(answer.pods, answer.version);
-          log(`assignment ${answer.version}: ${answer.pods.length} pod(s)`);
+          info(`assignment ${answer.version}: ${answer.pods.length} pod(s)`);
         }
       } catch (error) {
         await recover(error, 'assignment watch', wait);
