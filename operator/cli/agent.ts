@@ -29,7 +29,7 @@ import { formatProblem } from '../model/problem.js';
 import { type CliIo, EXIT, processStopSignal, writeLine } from './io.js';
 
 export const AGENT_HELP = `Usage: berth agent --manifests DIR [options]
-       berth agent --server URL --token TOKEN [options]
+       berth agent --server URL (--token TOKEN | --token-file PATH) [options]
 
 Run this host's node agent: make the pods assigned to it run on the local Docker Engine.
 Stopping the agent (SIGINT, SIGTERM) leaves its pods running; started again, it adopts them.
@@ -46,7 +46,10 @@ Options:
       --token TOKEN       bearer token: the operator's (required with --server) and the one
                           this agent's own port requires (@default $BERTH_TOKEN; without either,
                           standalone uses DATA_DIR/token, made with mode 0600 on first start)
-      --name NAME         node name, a DNS-1123 subdomain (@default the host name, lower-cased)
+      --token-file PATH   read the token from PATH instead, e.g. the DATA_DIR/token of
+                          \`berth serve\` on the same host
+      --name NAME         node name, a DNS-1123 subdomain (@default the host name, lower-cased);
+                          --node-name NAME is the same
       --labels K=V,...    node labels told to the operator (@default none)
       --data-dir DIR      the agent's own files: emptyDir volumes, token
                           (@default $XDG_DATA_HOME/berth/nodes/NAME, else
@@ -136,6 +139,23 @@ export function advertisedAddress(
   return http.url;
 }
 
+/** A token kept in a file (one line; surrounding white space ignored). */
+async function readTokenFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (error) {
+    throw new BerthError('CLI_USAGE', `--token-file ${file}: ${(error as Error).message}`, {
+      hint: "berth serve keeps its token in its data dir's token file",
+    });
+  }
+  const token = text.trim();
+  if (token === '' || /\s/.test(token)) {
+    throw new BerthError('CLI_USAGE', `--token-file ${file} does not hold one token`);
+  }
+  return token;
+}
+
 function reportLoad(io: CliIo, set: DesiredSet): void {
   for (const problem of set.problems) writeLine(io.stderr, formatProblem(problem));
   for (const file of set.keptFiles) {
@@ -166,7 +186,9 @@ export async function runAgent(
       manifests: { type: 'string' },
       server: { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
       name: { type: 'string' },
+      'node-name': { type: 'string' },
       labels: { type: 'string' },
       'data-dir': { type: 'string' },
       listen: { type: 'string' },
@@ -187,7 +209,16 @@ export async function runAgent(
       hint: 'berth agent --manifests DIR, or berth agent --server URL --token TOKEN',
     });
   }
-  const name = values.name ?? defaultNodeName();
+  if (
+    values.name !== undefined &&
+    values['node-name'] !== undefined &&
+    values.name !== values['node-name']
+  ) {
+    throw new BerthError('CLI_USAGE', '--name and --node-name name different nodes', {
+      hint: 'give one of them',
+    });
+  }
+  const name = values.name ?? values['node-name'] ?? defaultNodeName();
   if (!isDns1123Subdomain(name)) {
     throw new BerthError('CLI_USAGE', `--name "${name}" is not a DNS-1123 subdomain`, {
       hint: 'lower-case letters, digits, "-" and "."; e.g. --name node-1',
@@ -197,7 +228,15 @@ export async function runAgent(
   const listenText = values.listen ?? `127.0.0.1:${DEFAULT_AGENT_PORT}`;
   const listen = listenText === 'off' ? undefined : parseListenAddress(listenText);
   const dataDir = path.resolve(io.cwd, values['data-dir'] ?? defaultDataDir(io.env, name));
-  const givenToken = values.token ?? (io.env.BERTH_TOKEN === '' ? undefined : io.env.BERTH_TOKEN);
+  if (values.token !== undefined && values['token-file'] !== undefined) {
+    throw new BerthError('CLI_USAGE', 'give --token or --token-file, not both');
+  }
+  const fileToken =
+    values['token-file'] === undefined
+      ? undefined
+      : await readTokenFile(path.resolve(io.cwd, values['token-file']));
+  const givenToken =
+    values.token ?? fileToken ?? (io.env.BERTH_TOKEN === '' ? undefined : io.env.BERTH_TOKEN);
   let server: URL | undefined;
   if (values.server !== undefined) {
     try {
@@ -209,7 +248,7 @@ export async function runAgent(
       throw new BerthError('CLI_USAGE', `--server "${values.server}" is not an http(s) URL`);
     }
     if (givenToken === undefined) {
-      throw new BerthError('CLI_USAGE', '--server needs --token (or $BERTH_TOKEN)', {
+      throw new BerthError('CLI_USAGE', '--server needs --token, --token-file or $BERTH_TOKEN', {
         hint: 'give the token the operator was started with',
       });
     }
@@ -245,7 +284,7 @@ export async function runAgent(
     } else {
       writeLine(io.stdout, `berth agent: node ${name}, serving nothing (--listen off)`);
     }
-    if (values.token === undefined && io.env.BERTH_TOKEN === undefined) {
+    if (givenToken === undefined) {
       writeLine(io.stdout, `berth agent: token in ${path.join(dataDir, 'token')}`);
     }
 

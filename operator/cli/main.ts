@@ -10,6 +10,7 @@ import { DIFF_HELP, runDiff } from './diff.js';
 import { GET_HELP, runGet } from './get.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
 import { LOGS_HELP, runLogs } from './logs.js';
+import { runServe, SERVE_HELP } from './serve.js';
 import { runValidate, VALIDATE_HELP } from './validate.js';
 
 export type { CliIo } from './io.js';
@@ -28,6 +29,7 @@ Commands:
                      (exit 0 ready, 1 not ready at --timeout, 2 invalid)
   logs POD           print a pod's container log from this host's Docker Engine (-f to follow)
   agent              run this host's node agent (pods from --manifests DIR or an operator --server)
+  serve              run the operator as a server for agents on other hosts and client commands
   help [COMMAND]     show help for a command
   version            print berth's version
 
@@ -40,6 +42,7 @@ const COMMAND_HELP: Record<string, string> = {
   apply: APPLY_HELP,
   get: GET_HELP,
   logs: LOGS_HELP,
+  serve: SERVE_HELP,
 };
 
 function version(): string {
@@ -65,6 +68,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runGet(rest, io);
       case 'logs':
         return await runLogs(rest, io);
+      case 'serve':
+        return await runServe(rest, io);
       case 'version':
       case '--version':
         writeLine(io.stdout, `berth ${version()}`);

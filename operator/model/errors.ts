@@ -44,6 +44,10 @@ export type BerthErrorCode =
   | 'SERVER_UNREACHABLE'
   /** The operator server could not listen on its address. */
   | 'SERVER_LISTEN_FAILED'
+  /** The operator server refused a request's shape (a client of another berth version). */
+  | 'SERVER_BAD_REQUEST'
+  /** The operator server failed a request for a reason of its own (its log says more). */
+  | 'SERVER_FAILED'
   // store (the operator's embedded database)
   /** Another live operator holds the data dir. */
   | 'STORE_LOCKED'

@@ -1,19 +1,24 @@
 /**
  * The embedded operator: one process holding the store (the data dir's lock), the node
- * endpoint on loopback, the engine with its state in the store, and this host's node agent
- * attached to the endpoint like any remote one. `close` stops the loops and leaves pods
- * running, so the next operator on the same data dir adopts them.
+ * endpoint (loopback by default), the engine with its state in the store, and, unless told
+ * otherwise, this host's node agent attached to the endpoint like any remote one. `berth apply`
+ * runs it for one command; `berth serve` runs it with its API on the same HTTP server. `close`
+ * stops the loops and leaves pods running, so the next operator on the same data dir adopts them.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Attachment, attachToOperator } from '../agent/attach.js';
 import { type Clock, systemClock } from '../agent/lifecycle/clock.js';
 import { createNodeClient } from '../api/node-client.js';
 import { createNodeEndpoint, type NodeEndpoint } from '../api/node-endpoint.js';
 import type { RandomSource } from '../controllers/pod-names.js';
+import { DEFAULT_NODE_GRACE_MS } from '../engine/decide.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { createStoreState } from '../engine/store-state.js';
 import { defaultOperatorDataDir } from '../model/data-dirs.js';
+import { BerthError } from '../model/errors.js';
 import type { Pod } from '../model/generated/types.js';
 import { openStore, type Store } from '../store/store.js';
 
@@ -40,15 +45,43 @@ export interface EmbeddedOperatorOptions {
   readonly random?: RandomSource;
   /** Background trouble (agent attachment, engine passes), one line each. */
   readonly log?: (line: string) => void;
+  /** Where the node endpoint (and `handler`) listen; port 0 picks a free port. @default 127.0.0.1:0 */
+  readonly listen?: { readonly host: string; readonly port: number };
+  /** The bearer token agents must give. @default random, new on every start */
+  readonly token?: string;
+  /** Run this host's node agent in the process. False: nodes are remote agents only. @default true */
+  readonly localAgent?: boolean;
+  /** Silence after which a node is NotReady. @default DEFAULT_NODE_GRACE_MS (40 s) */
+  readonly nodeGraceMs?: number;
+  /** Silence after which a NotReady node's RC pods are replaced elsewhere. @default 60 s */
+  readonly evictionTimeoutMs?: number;
+  /**
+   * Serves every request whose path starts with `/api/` on the endpoint's HTTP server (the
+   * node protocol keeps `/v1/nodes/...`). Made once the operator is assembled; until then such
+   * requests are answered 503.
+   */
+  readonly handler?: (operator: EmbeddedOperator) => RequestHandler;
 }
+
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
 export interface EmbeddedOperator {
   readonly engine: Engine;
   readonly endpoint: NodeEndpoint;
-  readonly agent: LocalAgent;
+  /** This host's node agent; undefined when started with `localAgent: false`. */
+  readonly agent: LocalAgent | undefined;
   readonly store: Store;
   readonly nodeName: string;
-  /** Settles when the local node has registered and heartbeat (the engine can place pods). */
+  readonly dataDir: string;
+  /** Where agents (and the `handler`'s clients) reach this operator, e.g. `http://127.0.0.1:7070`. */
+  readonly url: string;
+  /** The bearer token agents give. */
+  readonly token: string;
+  readonly nodeGraceMs: number;
+  /**
+   * Settles true when the local node has registered and heartbeat (the engine can place pods);
+   * without a local agent, when any node has. False at the timeout.
+   */
   nodeReady(timeoutMs: number): Promise<boolean>;
   /** Stops loops and the endpoint, leaves pods running, releases the lock. Safe twice. */
   close(): Promise<void>;
@@ -71,6 +104,108 @@ async function createDockerAgent(options: { node: string; dataDir: string }): Pr
   });
 }
 
+/** Heartbeats come often enough that three missed ones fit in the node grace (at most every 5 s). */
+export function heartbeatIntervalFor(nodeGraceMs: number): number {
+  return Math.min(5, Math.max(0.2, nodeGraceMs / 3000));
+}
+
+/** Serves `/api/...` with the handler (once there is one) and everything else with the endpoint. */
+async function listenHttp(
+  endpoint: NodeEndpoint,
+  api: () => RequestHandler | undefined,
+  host: string,
+  port: number,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    const url = request.url ?? '/';
+    if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?')) {
+      const handler = api();
+      if (handler !== undefined) {
+        handler(request, response);
+        return;
+      }
+      response.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
+      response.end(JSON.stringify({ code: 'SERVER_UNREACHABLE', message: 'operator starting' }));
+      return;
+    }
+    endpoint.handle(request, response);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    throw new BerthError(
+      'SERVER_LISTEN_FAILED',
+      `cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        hint: 'give a free address with --listen HOST:PORT (port 0 picks a free port)',
+        cause: error,
+      },
+    );
+  }
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Parked watches would hold close() for their whole timeout.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * Keeps the store's node registry in step with the endpoint: a registration (or a changed
+ * one) at once, heartbeats at most every `heartbeatEveryMs` per node, so `berth get nodes`
+ * reads nodes without a running operator.
+ */
+function persistNodes(
+  endpoint: NodeEndpoint,
+  store: Store,
+  heartbeatEveryMs: number,
+  log: (line: string) => void,
+): () => void {
+  const registered = new Map<string, string>();
+  const heartbeatWritten = new Map<string, number>();
+  return endpoint.onChange((name) => {
+    const record = endpoint.node(name);
+    if (record === undefined) return;
+    try {
+      const registration = JSON.stringify([
+        record.registeredAt,
+        record.labels,
+        record.capacity,
+        record.address ?? null,
+      ]);
+      if (registered.get(name) !== registration) {
+        store.upsertNode({
+          name,
+          labels: record.labels,
+          capacity: record.capacity,
+          ...(record.address === undefined ? {} : { address: record.address }),
+          registeredAt: new Date(record.registeredAt).toISOString(),
+        });
+        registered.set(name, registration);
+        heartbeatWritten.delete(name);
+      }
+      const written = heartbeatWritten.get(name);
+      if (written === undefined || record.lastHeartbeatAt - written >= heartbeatEveryMs) {
+        store.recordHeartbeat(name, new Date(record.lastHeartbeatAt).toISOString());
+        heartbeatWritten.set(name, record.lastHeartbeatAt);
+      }
+    } catch (error) {
+      log(`cannot store node ${name}: ${String(error)}`);
+    }
+  });
+}
+
 export async function startEmbeddedOperator(
   options: EmbeddedOperatorOptions,
 ): Promise<EmbeddedOperator> {
@@ -79,6 +214,9 @@ export async function startEmbeddedOperator(
   const random = options.random ?? Math.random;
   const log = options.log ?? (() => {});
   const nodeName = options.nodeName;
+  const nodeGraceMs = options.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
+  const heartbeatIntervalSeconds =
+    options.nodeGraceMs === undefined ? 5 : heartbeatIntervalFor(options.nodeGraceMs);
 
   const store = openStore(dataDir);
   const cleanups: (() => Promise<void>)[] = [async () => store.close()];
@@ -88,8 +226,12 @@ export async function startEmbeddedOperator(
     }
   };
   try {
-    const token = randomBytes(24).toString('hex');
-    const endpoint = createNodeEndpoint({ token, now: () => clock.now() });
+    const token = options.token ?? randomBytes(24).toString('hex');
+    const endpoint = createNodeEndpoint({
+      token,
+      heartbeatIntervalSeconds,
+      now: () => clock.now(),
+    });
     const state = createStoreState(store, { now: () => new Date(clock.now()).toISOString() });
 
     // The nodes get their stored pod sets before any agent asks: an agent handed an empty
@@ -101,7 +243,17 @@ export async function startEmbeddedOperator(
     }
     for (const [node, pods] of stored) endpoint.assign(node, pods);
 
-    const server = await endpoint.listen('127.0.0.1', 0);
+    const unpersist = persistNodes(
+      endpoint,
+      store,
+      Math.max(1000, (heartbeatIntervalSeconds * 1000) / 2),
+      log,
+    );
+    cleanups.push(async () => unpersist());
+
+    let api: RequestHandler | undefined;
+    const listen = options.listen ?? { host: '127.0.0.1', port: 0 };
+    const server = await listenHttp(endpoint, () => api, listen.host, listen.port);
     cleanups.push(() => server.close());
 
     const engine = createEngine({
@@ -109,36 +261,55 @@ export async function startEmbeddedOperator(
       state,
       clock,
       random,
+      ...(options.nodeGraceMs === undefined ? {} : { nodeGraceMs: options.nodeGraceMs }),
+      ...(options.evictionTimeoutMs === undefined
+        ? {}
+        : { evictionTimeoutMs: options.evictionTimeoutMs }),
       onError: (error) => log(`reconcile failed: ${String(error)}`),
     });
 
-    const agent = await (options.createAgent ?? createDockerAgent)({
-      node: nodeName,
-      dataDir: path.join(dataDir, 'nodes', nodeName),
-    });
-    await agent.start();
-    cleanups.push(() => agent.stop());
-    const attachment: Attachment = attachToOperator({
-      agent,
-      client: createNodeClient({ server: server.url, token, name: nodeName }),
-      labels: {},
-      log,
-    });
-    cleanups.push(() => attachment.stop());
-    attachment.done.catch((error: unknown) => log(`agent detached: ${String(error)}`));
+    let agent: LocalAgent | undefined;
+    if (options.localAgent !== false) {
+      const local = await (options.createAgent ?? createDockerAgent)({
+        node: nodeName,
+        dataDir: path.join(dataDir, 'nodes', nodeName),
+      });
+      agent = local;
+      await local.start();
+      cleanups.push(() => local.stop());
+      const attachment: Attachment = attachToOperator({
+        agent: local,
+        client: createNodeClient({ server: server.url, token, name: nodeName }),
+        labels: {},
+        log,
+        // The local agent's routine events are not news to the operator's user.
+        info: () => {},
+      });
+      cleanups.push(() => attachment.stop());
+      attachment.done.catch((error: unknown) => log(`agent detached: ${String(error)}`));
+    }
 
     const stopEngine = engine.start(2000);
     cleanups.push(async () => stopEngine());
 
-    return {
+    const ready = (): boolean =>
+      agent !== undefined
+        ? endpoint.isReady(nodeName)
+        : endpoint.nodes().some((record) => endpoint.isReady(record.name));
+
+    const operator: EmbeddedOperator = {
       engine,
       endpoint,
       agent,
       store,
       nodeName,
+      dataDir,
+      url: server.url,
+      token,
+      nodeGraceMs,
       nodeReady: (timeoutMs) =>
         new Promise<boolean>((resolve) => {
-          if (endpoint.isReady(nodeName)) {
+          if (ready()) {
             resolve(true);
             return;
           }
@@ -147,7 +318,7 @@ export async function startEmbeddedOperator(
             resolve(false);
           }, timeoutMs);
           const unsubscribe = endpoint.onChange(() => {
-            if (!endpoint.isReady(nodeName)) return;
+            if (!ready()) return;
             cancelTimer();
             unsubscribe();
             resolve(true);
@@ -155,6 +326,8 @@ export async function startEmbeddedOperator(
         }),
       close: runCleanups,
     };
+    api = options.handler?.(operator);
+    return operator;
   } catch (error) {
     await runCleanups();
     throw error;
