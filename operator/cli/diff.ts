@@ -1,8 +1,9 @@
 /**
- * `berth diff SOURCE --from REF --to REF`: what would change between two commits, as unified
- * diffs of each object or as JSON. The commit `--from` stands in for live state, as if all of
- * it were running and owned by berth. Diffing against a running operator needs live state,
- * which comes with the operator process.
+ * `berth diff SOURCE`: what a sync of SOURCE would change in what the operator runs now, as
+ * unified diffs of each object or as JSON. Read-only: the operator is read (a running
+ * `berth serve`, else the store in the data dir), nothing is changed.
+ * `berth diff SOURCE --from REF --to REF` compares two commits instead, the objects at `--from`
+ * standing in for live state, as if all of it were running and owned by berth.
  */
 import { parseArgs } from 'node:util';
 import { planHasChanges, planToJson, renderPlanText } from '../diff/render.js';
@@ -10,23 +11,34 @@ import { loadManifests } from '../manifests/load.js';
 import type { ManifestObject } from '../manifests/types.js';
 import { BerthError } from '../model/errors.js';
 import { formatProblem, type Problem } from '../model/problem.js';
-import { isPlanRefusal, planChanges, refKey, refOf } from '../plan/plan.js';
-import type { Plan, PlanRefusal } from '../plan/types.js';
+import { checkAppName, defaultAppName } from '../operator/sync-app.js';
+import { isPlanRefusal, type LiveObject, planChanges, refKey, refOf } from '../plan/plan.js';
+import type { Plan, PlannedObject, PlanRefusal } from '../plan/types.js';
+import { sourceIdentity } from './apply.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
-import { openSourceFromFlags } from './source-flags.js';
+import { OPERATOR_FLAGS, OPERATOR_FLAGS_HELP, readOperator } from './operator-flags.js';
+import { openSourceFromFlags, SOURCE_FLAGS_HELP, sourceOptions } from './source-flags.js';
 
-export const DIFF_HELP = `Usage: berth diff SOURCE --from REF --to REF [--path PATH] [-o text|json]
+export const DIFF_HELP = `Usage: berth diff SOURCE [--ref REF] [--path PATH] [--app NAME] [-o text|json]
+       berth diff SOURCE --from REF --to REF [--path PATH] [-o text|json]
 
 Show what a sync would create, update, replace or delete: for each changing object a unified
-diff of its manifest as YAML (live → desired), then a summary line.
+diff of its manifest as YAML (live → desired), then a summary line. Nothing is changed.
 
-Without a running operator there is no live state: --from and --to compare two commits of a
-git SOURCE, the objects at --from standing in for what runs (as if berth owned all of them).
+The first form compares SOURCE with what the operator runs for its app: the app's objects as
+last applied are live; objects of other apps with the same names are left alone (a note on
+stderr says so).
+${SOURCE_FLAGS_HELP}
+      --app NAME          the app SOURCE is applied as (@default the name of its folder or
+                          repository, as berth apply names it)
+
+${OPERATOR_FLAGS_HELP}
+
+The second form needs no operator: it compares two commits of a git SOURCE, the objects at
+--from standing in for what runs (as if berth owned all of them).
       --from REF          branch, tag or commit taken as the live state
       --to REF            branch, tag or commit taken as the desired state
-      --path PATH         only read manifests below this folder of the source
-      --cache-dir DIR     where URL sources are fetched (@default ~/.cache/berth/sources,
-                          or $BERTH_CACHE_DIR)
+
   -o, --output FORMAT     text or json (@default text); text is coloured on a terminal
                           unless NO_COLOR is set
 
@@ -39,7 +51,10 @@ export type Planner = (
 ) => Plan | PlanRefusal;
 
 export interface DiffDeps {
+  /** The two-commit planner. */
   readonly plan: Planner;
+  /** The clock (ms) for reading the operator's node readiness. @default Date.now */
+  readonly now?: () => number;
 }
 
 export async function runDiff(
@@ -51,10 +66,11 @@ export async function runDiff(
     args: [...argv],
     allowPositionals: true,
     options: {
+      ...sourceOptions,
+      ...OPERATOR_FLAGS,
+      app: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
-      path: { type: 'string' },
-      'cache-dir': { type: 'string' },
       output: { type: 'string', short: 'o', default: 'text' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -77,15 +93,16 @@ export async function runDiff(
   const from = values.from;
   const to = values.to;
   if (from === undefined && to === undefined) {
-    throw new BerthError(
-      'CLI_USAGE',
-      'berth diff against live state needs a running operator, which this version does not have yet',
-      { hint: 'compare two commits instead: berth diff SOURCE --from REF --to REF' },
-    );
+    return diffLive(positionals[0]!, { ...values, output }, io, deps.now?.() ?? Date.now());
   }
   if (from === undefined || to === undefined) {
     throw new BerthError('CLI_USAGE', 'berth diff needs both --from and --to', {
       hint: 'berth diff SOURCE --from v1 --to main',
+    });
+  }
+  if (values.ref !== undefined) {
+    throw new BerthError('CLI_USAGE', '--ref does not go with --from and --to', {
+      hint: 'compare two commits with --from REF --to REF, or SOURCE at --ref with live state',
     });
   }
   const location = positionals[0]!;
@@ -157,4 +174,88 @@ export function planTwoCommits(
 ): Plan | PlanRefusal {
   const inventory = new Set(live.map((o) => refKey(refOf(o.kind, o.object))));
   return planChanges(desired, live, inventory, { prune: true, allowEmpty: true });
+}
+
+interface LiveFlagValues {
+  ref?: string | undefined;
+  path?: string | undefined;
+  'cache-dir'?: string | undefined;
+  app?: string | undefined;
+  server?: string | undefined;
+  token?: string | undefined;
+  'data-dir'?: string | undefined;
+  output: 'text' | 'json';
+}
+
+/**
+ * SOURCE against what the operator runs: desired is the source, live is every app's inventory
+ * (as last applied), and only this app's objects may change. Never refused: a plan that
+ * empties the app is shown with a warning, as apply would refuse it.
+ */
+async function diffLive(
+  location: string,
+  values: LiveFlagValues,
+  io: CliIo,
+  now: number,
+): Promise<number> {
+  const app = values.app ?? defaultAppName(location, values.path);
+  checkAppName(app);
+  const snapshot = await openSourceFromFlags(location, values, io);
+  const set = await loadManifests(snapshot.files);
+  const problems = [...snapshot.problems, ...set.problems];
+  if (problems.length > 0) {
+    for (const problem of problems) writeLine(io.stderr, formatProblem(problem));
+    const word = problems.length === 1 ? 'problem' : 'problems';
+    writeLine(io.stderr, `invalid: ${problems.length} ${word}; nothing compared`);
+    return EXIT.error;
+  }
+
+  const readout = await readOperator(values, io, now);
+  const ours = readout.apps.find((other) => other.name === app)?.objects ?? [];
+  const inventory = new Set(ours.map((entry) => entry.key));
+  // Live is every app's objects; where two apps name one object, this app's record counts.
+  const live: LiveObject[] = [];
+  const owners = new Map<string, string>();
+  for (const other of [{ name: app, objects: ours }, ...readout.apps]) {
+    for (const entry of other.objects) {
+      if (owners.has(entry.key)) continue;
+      owners.set(entry.key, other.name);
+      // The store keeps each object as the engine applied it: a manifest object of its kind.
+      live.push({ kind: entry.ref.kind, object: entry.applied as PlannedObject });
+    }
+  }
+  const plan = planChanges(set.objects, live, inventory, { prune: true, allowEmpty: true });
+  if (isPlanRefusal(plan)) {
+    // allowEmpty is set: the planner does not refuse; kept for the type.
+    writeLine(io.stderr, `berth: ${plan.message}`);
+    return EXIT.error;
+  }
+
+  for (const conflict of plan.conflicts ?? []) {
+    const owner = owners.get(refKey(conflict.ref));
+    const of = owner === undefined ? '' : ` (it is app ${owner}'s)`;
+    writeLine(io.stderr, `note: ${conflict.reason}${of}`);
+  }
+  const deletions = plan.changes.filter((change) => change.action === 'delete').length;
+  if (set.objects.length === 0 && deletions > 0 && deletions === ours.length) {
+    writeLine(
+      io.stderr,
+      `warning: this deletes all ${deletions} objects of app ${app} and the source has none; berth apply refuses that without --allow-empty (is the path or ref right?)`,
+    );
+  }
+
+  if (values.output === 'json') {
+    const report = {
+      app,
+      source: sourceIdentity(location, values.path, io.cwd),
+      commit: snapshot.commit ?? null,
+      ...planToJson(plan),
+    };
+    writeLine(io.stdout, JSON.stringify(report, null, 2));
+  } else {
+    const color = io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
+    // Conflicts went to stderr as notes: stdout is the diff.
+    io.stdout.write(renderPlanText({ ...plan, conflicts: [] }, { color }));
+  }
+  return planHasChanges(plan) ? EXIT.differences : EXIT.ok;
 }

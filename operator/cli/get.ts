@@ -1,17 +1,15 @@
 /**
- * `berth get pods|rc|services|nodes`: reads the embedded operator's store in the data dir and
- * prints kubectl-style tables (or a v1 List as JSON/YAML). Read-only use of the store: it opens
- * it only when no operator holds the data dir (a later issue adds `--server` to ask a running
- * one), and never creates a store that is not there.
+ * `berth get pods|rc|services|nodes`: reads the operator (a running `berth serve`, else the
+ * store in the data dir, never created) and prints kubectl-style tables (or a v1 List as
+ * JSON/YAML).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { defaultOperatorDataDir } from '../model/data-dirs.js';
-import { BerthError, isBerthError } from '../model/errors.js';
-import { DATABASE_FILE_NAME, openStore, type Store } from '../store/index.js';
+import { BerthError } from '../model/errors.js';
+import type { OperatorReadout } from '../operator/session.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
+import { OPERATOR_FLAGS, OPERATOR_FLAGS_HELP, readOperator } from './operator-flags.js';
 import {
   labelsOf,
   nameOf,
@@ -24,9 +22,9 @@ import {
   toV1List,
 } from './tables.js';
 
-export const GET_HELP = `Usage: berth get pods|rc|services|nodes [-n NAMESPACE] [-o wide|json|yaml] [--data-dir DIR]
+export const GET_HELP = `Usage: berth get pods|rc|services|nodes [-n NAMESPACE] [-o wide|json|yaml] [--server URL] [--data-dir DIR]
 
-Show what the operator keeps in its store, as kubectl get does.
+Show what the operator keeps, as kubectl get does.
   pods (po)                      NAME READY STATUS RESTARTS AGE (+ IP NODE with -o wide)
   replicationcontrollers (rc)    NAME DESIRED CURRENT READY AGE
   services (svc)                 NAME TYPE CLUSTER-IP PORT(S) AGE
@@ -35,10 +33,11 @@ Show what the operator keeps in its store, as kubectl get does.
 Options:
   -n, --namespace NS    the namespace (@default default); nodes have none
   -o, --output FORMAT   wide, json or yaml (json/yaml print a v1 List)
-      --data-dir DIR    the operator's data dir
-                        (@default $XDG_DATA_HOME/berth/operator, else ~/.local/share/berth/operator)
 
-Exit status: 0 shown, 2 error (also when a running operator holds the data dir).`;
+${OPERATOR_FLAGS_HELP}
+
+Exit status: 0 shown, 2 error (also when the operator cannot be reached, or a berth apply
+holds the data dir with no berth serve on it).`;
 
 type Resource = 'pods' | 'replicationcontrollers' | 'services' | 'nodes';
 
@@ -75,7 +74,7 @@ export async function runGet(
     options: {
       namespace: { type: 'string', short: 'n', default: 'default' },
       output: { type: 'string', short: 'o' },
-      'data-dir': { type: 'string' },
+      ...OPERATOR_FLAGS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,33 +100,10 @@ export async function runGet(
     });
   }
   const namespace = values.namespace;
-  const dataDir = path.resolve(io.cwd, values['data-dir'] ?? defaultOperatorDataDir(io.env));
   const now = (deps.now ?? (() => new Date()))();
-
-  // Reading must not create a store: no database means nothing was ever made.
-  if (!existsSync(path.join(dataDir, DATABASE_FILE_NAME))) {
-    return printResult({ table: '', items: [] }, output, resource, namespace, io);
-  }
-  let store: Store;
-  try {
-    store = openStore(dataDir);
-  } catch (error) {
-    if (isBerthError(error) && error.code === 'STORE_LOCKED') {
-      writeLine(io.stderr, `berth get: ${error.message}`);
-      writeLine(
-        io.stderr,
-        'hint: a running operator owns its store; asking it over --server comes in a later release',
-      );
-      return EXIT.error;
-    }
-    throw error;
-  }
-  try {
-    const result = collect(store, resource, namespace, now, output === 'wide');
-    return printResult(result, output, resource, namespace, io);
-  } finally {
-    store.close();
-  }
+  const readout = await readOperator(values, io, now.getTime());
+  const result = collect(readout, resource, namespace, now, output === 'wide');
+  return printResult(result, output, resource, namespace, io);
 }
 
 interface Collected {
@@ -157,18 +133,17 @@ function printResult(
   return EXIT.ok;
 }
 
-/** Every applied object of this kind in the namespace, over all sources, by name. */
+/** Every applied object of this kind in the namespace, over all apps, by name. */
 function appliedObjects(
-  store: Store,
+  readout: OperatorReadout,
   kind: 'ReplicationController' | 'Service',
   namespace: string,
 ): { object: unknown; appliedAt: string }[] {
   return (
-    store
-      .inventoryApps()
-      .flatMap((app) => store.inventory(app))
+    readout.apps
+      .flatMap((app) => app.objects)
       .filter((entry) => entry.ref.kind === kind && entry.ref.namespace === namespace)
-      // An object named by two sources' inventories is still one object: the first one shows.
+      // An object named by two apps' inventories is still one object: the first one shows.
       .filter((entry, index, all) => all.findIndex((other) => other.key === entry.key) === index)
       .map((entry) => ({ object: entry.applied, appliedAt: entry.appliedAt }))
       .sort((a, b) => compareNames(nameOf(a.object), nameOf(b.object)))
@@ -180,10 +155,12 @@ function compareNames(a: string, b: string): number {
 }
 
 /** The assigned pods of the namespace, by name, with their node (none while still unbound). */
-function assignedPods(store: Store, namespace: string): { pod: unknown; node?: string }[] {
+function assignedPods(
+  readout: OperatorReadout,
+  namespace: string,
+): { pod: unknown; node?: string }[] {
   return (
-    store
-      .assignments()
+    readout.assignments
       .filter((assignment) => namespaceOf(assignment.pod) === namespace)
       // The engine stores a pod not scheduled yet under an empty node name (the column is NOT NULL).
       .map((assignment) =>
@@ -234,7 +211,7 @@ function controllerOf(pod: unknown): { kind: string; name: string } | undefined 
 }
 
 function collect(
-  store: Store,
+  readout: OperatorReadout,
   resource: Resource,
   namespace: string,
   now: Date,
@@ -242,12 +219,12 @@ function collect(
 ): Collected {
   switch (resource) {
     case 'pods': {
-      const rows = assignedPods(store, namespace);
+      const rows = assignedPods(readout, namespace);
       return { table: podsTable(rows, now, wide), items: rows.map((row) => row.pod) };
     }
     case 'replicationcontrollers': {
-      const pods = assignedPods(store, namespace).map((row) => row.pod);
-      const rcs = appliedObjects(store, 'ReplicationController', namespace);
+      const pods = assignedPods(readout, namespace).map((row) => row.pod);
+      const rcs = appliedObjects(readout, 'ReplicationController', namespace);
       const rows = rcs.map(({ object, appliedAt }) => ({
         rc: object,
         pods: ownedBy(object, pods),
@@ -260,9 +237,11 @@ function collect(
     }
     case 'services': {
       const clusterIPs = new Map(
-        store.allocations('clusterIP').map((allocation) => [allocation.owner, allocation.value]),
+        readout.allocations
+          .filter((allocation) => allocation.kind === 'clusterIP')
+          .map((allocation) => [allocation.owner, allocation.value]),
       );
-      const services = appliedObjects(store, 'Service', namespace);
+      const services = appliedObjects(readout, 'Service', namespace);
       const rows = services.map(({ object, appliedAt }) => {
         const clusterIP = clusterIPs.get(`Service/${namespace}/${nameOf(object)}`);
         return { service: object, appliedAt, ...(clusterIP === undefined ? {} : { clusterIP }) };
@@ -270,7 +249,7 @@ function collect(
       return { table: servicesTable(rows, now, wide), items: services.map((s) => s.object) };
     }
     case 'nodes': {
-      const nodes = store.nodes();
+      const nodes = readout.nodes;
       return {
         table: nodesTable(nodes, now, wide),
         items: nodes.map((node) => nodeObject(node, now)),

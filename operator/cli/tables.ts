@@ -309,10 +309,13 @@ export interface NodeRow {
   readonly registeredAt: string;
   readonly lastHeartbeat?: string;
   readonly address?: string;
+  /** Readiness as the operator judged it; without it, from the last heartbeat's age. */
+  readonly ready?: boolean;
 }
 
-/** Ready while the last heartbeat is at most 40 s old. */
+/** As the operator says, else Ready while the last heartbeat is at most 40 s old. */
 export function nodeStatusText(node: NodeRow, now: Date): 'Ready' | 'NotReady' {
+  if (node.ready !== undefined) return node.ready ? 'Ready' : 'NotReady';
   if (node.lastHeartbeat === undefined) return 'NotReady';
   const beat = Date.parse(node.lastHeartbeat);
   if (Number.isNaN(beat)) return 'NotReady';

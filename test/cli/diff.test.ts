@@ -296,11 +296,10 @@ describe('berth diff errors exit 2', () => {
     expect(run.status).toBe(2);
   });
 
-  it('says that diffing live state needs a running operator or --from/--to', async () => {
-    const run = await berth(['diff', 'guestbook/']);
+  it('without --from/--to diffs against live state: a missing SOURCE is an error', async () => {
+    const run = await berth(['diff', `${temp.path}/no-such-source/`, '--data-dir', temp.path]);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toContain('needs a running operator');
-    expect(run.stderr).toContain('--from REF --to REF');
+    expect(run.stderr).toContain('no-such-source');
     expect(run.status).toBe(2);
   });
 

@@ -1,9 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { runGet } from '../../operator/cli/get.js';
 import { main } from '../../operator/cli/main.js';
+import { isBerthError } from '../../operator/model/errors.js';
 import { DATABASE_FILE_NAME, openStore } from '../../operator/store/index.js';
 import { captureIo } from '../helpers/capture-io.js';
 import { runBerth } from '../helpers/run-berth.js';
@@ -296,6 +299,8 @@ describe('berth get while an operator holds the data dir', () => {
       expect(run.stderr).toContain(
         `data dir ${dataDir} is in use by another berth operator (pid ${process.pid})`,
       );
+      expect(run.stderr).toContain('a berth apply is running on it right now');
+      expect(run.stderr).toContain('hint: retry when it finishes, or run `berth serve');
     } finally {
       store.close();
     }
@@ -303,5 +308,24 @@ describe('berth get while an operator holds the data dir', () => {
     const after = runBerth(['get', 'nodes', '--data-dir', dataDir]);
     expect(after.status).toBe(0);
     expect(after.stdout).toContain('node-a   Ready');
+  });
+});
+
+describe('berth get --server', () => {
+  it('exits 2 with SERVER_UNREACHABLE when nothing listens there', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const url = `http://127.0.0.1:${address.port}`;
+
+    const args = ['pods', '--server', url, '--token', 't', '--data-dir', dataDir];
+    const error = await runGet(args, captureIo()).catch((e: unknown) => e);
+    expect(isBerthError(error) && error.code).toBe('SERVER_UNREACHABLE');
+    const run = await get(args);
+    expect(run.status).toBe(2);
+    expect(run.out).toBe('');
+    expect(run.err).toContain(url);
   });
 });
