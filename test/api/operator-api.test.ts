@@ -7,6 +7,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { attachToOperator } from '../../operator/agent/attach.js';
+import { createNodeClient } from '../../operator/api/node-client.js';
 import { connectOperatorServer } from '../../operator/api/operator-client.js';
 import { processFile } from '../../operator/manifests/load.js';
 import { DEFAULT_PARSE_LIMITS, type ManifestObject } from '../../operator/manifests/types.js';
@@ -211,5 +213,62 @@ describe('operator API', () => {
     expect(gone.code).toBe('SERVER_UNREACHABLE');
     expect(gone.message).toContain(url);
     expect(gone.hint).toContain('berth serve');
+  });
+});
+
+describe('a server without a local agent', () => {
+  it('places pods on a remote agent attached to its port, and keeps the node in the store', async () => {
+    await running().close();
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-api-remote-'));
+    const remote = new FakeNodeAgent();
+    let started: OperatorServer | undefined;
+    let stopAttachment: (() => Promise<void>) | undefined;
+    try {
+      started = await startOperatorServer({
+        dataDir: dir,
+        listen: { host: '127.0.0.1', port: 0 },
+        nodeName: 'unused',
+        localAgent: false,
+        nodeGraceMs: 3000,
+        createAgent: async () => {
+          throw new Error('no local agent was asked for');
+        },
+      });
+      const { operator } = started;
+      expect(operator.agent).toBeUndefined();
+      expect(await operator.nodeReady(200)).toBe(false);
+      // The node grace sets how often agents heartbeat: three fit in it.
+      const attachment = attachToOperator({
+        agent: remote,
+        client: createNodeClient({ server: started.url, token: started.token, name: 'far' }),
+        labels: { zone: 'b' },
+      });
+      stopAttachment = () => attachment.stop();
+      expect(await operator.nodeReady(10_000)).toBe(true);
+
+      const session = connectOperatorServer({ url: started.url, token: started.token });
+      await session.sync(request());
+      await waitFor(() => remote.desiredNames().length === 3, 'three pods on the remote agent');
+      const readout = await waitFor(async () => {
+        const read = await session.read();
+        return read.podsOnNodes.length === 3 ? read : undefined;
+      }, 'the remote agent reporting its pods');
+      expect(readout.nodes.map((n) => [n.name, n.ready, n.labels])).toEqual([
+        ['far', true, { zone: 'b' }],
+      ]);
+
+      const stored = await waitFor(() => {
+        const node = operator.store.node('far');
+        return node?.lastHeartbeat !== undefined &&
+          Date.parse(node.lastHeartbeat) > Date.parse(node.registeredAt)
+          ? node
+          : undefined;
+      }, 'a heartbeat after registration written to the store');
+      expect(stored.labels).toEqual({ zone: 'b' });
+    } finally {
+      await stopAttachment?.();
+      await started?.close();
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 });

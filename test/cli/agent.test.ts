@@ -164,6 +164,31 @@ describe('berth agent (attached)', () => {
     expect(await run.exit).toBe(0);
   });
 
+  it('reads the token from --token-file and takes the node name from --node-name', async () => {
+    const endpoint = createNodeEndpoint({ token: 'file-token', heartbeatIntervalSeconds: 1 });
+    const operator = await endpoint.listen('127.0.0.1', 0);
+    cleanups.push(operator.close);
+    const dir = await tempDir('berth-agent-cli-');
+    const tokenFile = path.join(dir, 'operator-token');
+    await fsp.writeFile(tokenFile, 'file-token\n', { mode: 0o600 });
+    const run = start([
+      '--server',
+      operator.url,
+      '--token-file',
+      tokenFile,
+      '--node-name',
+      'node-file',
+      '--data-dir',
+      path.join(dir, 'data'),
+      '--listen',
+      'off',
+    ]);
+    await waitFor(() => endpoint.node('node-file'), 'registration with the token from the file');
+    expect(run.created()?.node).toBe('node-file');
+    run.stop.abort();
+    expect(await run.exit).toBe(0);
+  });
+
   it('exits 2 with a clear message when the operator refuses the token', async () => {
     const endpoint = createNodeEndpoint({ token: 'op-token' });
     const operator = await endpoint.listen('127.0.0.1', 0);
@@ -193,7 +218,9 @@ describe('berth agent usage', () => {
       '--manifests',
       '--server',
       '--token',
+      '--token-file',
       '--name',
+      '--node-name',
       '--labels',
       '--data-dir',
       '--listen',
@@ -216,6 +243,12 @@ describe('berth agent usage', () => {
       [['--manifests', dir, '--server', 'http://127.0.0.1:1'], /exactly one/],
       [['--server', 'http://127.0.0.1:1'], /needs --token/],
       [['--server', 'ftp://x', '--token', 't'], /not an http\(s\) URL/],
+      [
+        ['--server', 'http://127.0.0.1:1', '--token-file', path.join(dir, 'missing')],
+        /--token-file .*missing/,
+      ],
+      [['--server', 'http://127.0.0.1:1', '--token', 't', '--token-file', dir], /not both/],
+      [['--manifests', dir, '--name', 'a', '--node-name', 'b'], /different nodes/],
       [['--manifests', path.join(dir, 'missing')], /no such directory/],
       [['--manifests', dir, '--name', 'Bad_Name'], /not a DNS-1123 subdomain/],
       [['--manifests', dir, '--labels', 'novalue'], /not KEY=VALUE/],
