@@ -3,8 +3,11 @@
  * endpoint on loopback, engine on the system clock) in this process, with 100 fake nodes
  * registered over HTTP. `node ... operator-memory-child.ts pods` then syncs 100
  * ReplicationControllers of 100 replicas (10,000 pods), lets every node report its pods
- * Running and Ready, runs a few reconcile passes and prints one JSON line with the process's
- * memory; `baseline` does everything up to the sync and prints the same line.
+ * Running and Ready, and times reconcile passes: the first after the reports, passes where
+ * nothing changed, passes after every node reports its whole set again with one pod's status
+ * changed (1% of the pods), and syncs that scale one RC by 10. It prints one JSON line with
+ * the timings and the process's memory; `baseline` does everything up to the sync and prints
+ * the same line.
  * Run with `--expose-gc` so both measure after a full collection.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,13 +35,20 @@ export interface ChildReport {
   readonly heapUsedBytes: number;
   readonly pods: number;
   readonly syncMs: number;
-  /** One reconcile pass each, after every node reported its pods. */
+  /** The first reconcile pass after every node reported its pods (stores every status). */
+  readonly firstPassMs: number;
+  /** One reconcile pass each, with nothing changed since the pass before. */
   readonly passMs: readonly number[];
+  /** One pass each after every node reported its set with one pod's status changed (1%). */
+  readonly statusPassMs: readonly number[];
+  /** One sync each (a pass) that scales one more RC from 100 to 110 replicas. */
+  readonly scalePassMs: readonly number[];
 }
 
 const TOKEN = 'bench-operator-memory';
 
-function controllers(): ManifestObject[] {
+/** The RCs, the first `scaled` of them at REPLICAS + 10. */
+function controllers(scaled = 0): ManifestObject[] {
   const documents: string[] = [];
   for (let i = 0; i < RC_COUNT; i += 1) {
     documents.push(`apiVersion: v1
@@ -46,7 +56,7 @@ kind: ReplicationController
 metadata:
   name: app-${i}
 spec:
-  replicas: ${REPLICAS}
+  replicas: ${i < scaled ? REPLICAS + 10 : REPLICAS}
   selector: {app: app-${i}}
   template:
     metadata:
@@ -79,6 +89,7 @@ function runningReport(
   pod: { metadata: { namespace?: string; name?: string; uid?: string } },
   index: number,
   startedAt: string,
+  restartCount = 0,
 ): PodReport {
   return {
     namespace: pod.metadata.namespace ?? 'default',
@@ -99,7 +110,7 @@ function runningReport(
           state: { running: { startedAt } },
           lastState: {},
           ready: true,
-          restartCount: 0,
+          restartCount,
           image: 'berth-test/busybox:1',
           imageID:
             'docker://sha256:0000000000000000000000000000000000000000000000000000000000000000',
@@ -132,8 +143,35 @@ async function main(mode: 'baseline' | 'pods'): Promise<ChildReport> {
     const objects = mode === 'pods' ? controllers() : [];
 
     let syncMs = 0;
+    let firstPassMs = 0;
     const passMs: number[] = [];
+    const statusPassMs: number[] = [];
+    const scalePassMs: number[] = [];
     let pods = 0;
+    // Measured holding the 10,000 pods, before the passes that change some.
+    let memory: NodeJS.MemoryUsage | undefined;
+    const measure = (): NodeJS.MemoryUsage => {
+      globalThis.gc?.();
+      globalThis.gc?.();
+      return process.memoryUsage();
+    };
+    // A long synchronous pass can outlast the server's keep-alive, so a reused connection
+    // may be reset: such a report is sent again.
+    const report = async (client: NodeClient, reports: PodReport[]): Promise<void> => {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await client.reportStatus(reports);
+          return;
+        } catch (error) {
+          if (attempt >= 3) throw error;
+        }
+      }
+    };
+    const timed = (body: () => unknown): number => {
+      const start = performance.now();
+      body();
+      return performance.now() - start;
+    };
     if (mode === 'pods') {
       const start = performance.now();
       const result = engine.sync('bench', objects);
@@ -141,26 +179,55 @@ async function main(mode: 'baseline' | 'pods'): Promise<ChildReport> {
       if (result.refused !== undefined) throw new Error(`sync refused: ${result.refused.code}`);
       // Every fake node reads its assignment and reports each pod Running and Ready.
       const startedAt = new Date(systemClock.now()).toISOString();
+      const assignedPods: (readonly Parameters<typeof runningReport>[0][])[] = [];
       let index = 0;
       for (const client of clients) {
         const assigned = await client.watchAssignments('', 0);
-        await client.reportStatus(
+        assignedPods.push(assigned.pods);
+        await report(
+          client,
           assigned.pods.map((pod) => runningReport(pod, index++, startedAt)),
         );
         pods += assigned.pods.length;
       }
-      for (let i = 0; i < PASSES; i += 1) {
-        const passStart = performance.now();
-        engine.reconcile();
-        passMs.push(performance.now() - passStart);
+      firstPassMs = timed(() => engine.reconcile());
+      for (let i = 0; i < PASSES; i += 1) passMs.push(timed(() => engine.reconcile()));
+      memory = measure();
+      for (let round = 1; round <= PASSES; round += 1) {
+        // Each node reports its whole set again, in which one more of its pods restarted.
+        index = 0;
+        for (const [n, client] of clients.entries()) {
+          const own = assignedPods[n] ?? [];
+          await report(
+            client,
+            own.map((pod, i) => runningReport(pod, index++, startedAt, i < round ? 1 : 0)),
+          );
+        }
+        statusPassMs.push(timed(() => engine.reconcile()));
+      }
+      for (let round = 1; round <= PASSES; round += 1) {
+        const scaled = controllers(round);
+        scalePassMs.push(
+          timed(() => {
+            const outcome = engine.sync('bench', scaled);
+            if (outcome.refused !== undefined) throw new Error('scaling sync refused');
+          }),
+        );
       }
     }
-    // Keep everything reachable until measured.
-    globalThis.gc?.();
-    globalThis.gc?.();
-    const memory = process.memoryUsage();
+    memory ??= measure();
     void [engine, objects, clients];
-    return { mode, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, pods, syncMs, passMs };
+    return {
+      mode,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      pods,
+      syncMs,
+      firstPassMs,
+      passMs,
+      statusPassMs,
+      scalePassMs,
+    };
   } finally {
     await server.close();
     store.close();

@@ -6,6 +6,7 @@
  */
 import type { Clock } from '../agent/lifecycle/clock.js';
 import type { NodeEndpoint } from '../api/node-endpoint.js';
+import type { PodReport } from '../api/protocol.js';
 import type { RandomSource } from '../controllers/pod-names.js';
 import type { ManifestObject } from '../manifests/types.js';
 import type { Pod } from '../model/generated/types.js';
@@ -18,6 +19,7 @@ import {
   type NodeView,
   type ObjectReport,
 } from './decide.js';
+import { sameJson } from './same-json.js';
 import type { EngineSnapshot, EngineState, StoredPod } from './state.js';
 
 export interface EngineOptions {
@@ -68,6 +70,12 @@ export function createEngine(options: EngineOptions): Engine {
       : { evictionTimeoutMs: options.evictionTimeoutMs }),
   };
   const desired = new Map<string, AppDesired>();
+  /**
+   * Per node, the pods last handed to `endpoint.assign` and the version that made. A node whose
+   * set holds the same pod objects, with the endpoint still at that version, is not handed its
+   * set again: the endpoint would hash every pod only to find the version unchanged.
+   */
+  const handedOut = new Map<string, HandedOut>();
 
   function nodes(): NodeView[] {
     return endpoint.nodes().map((record) => ({
@@ -85,7 +93,11 @@ export function createEngine(options: EngineOptions): Engine {
     if (decision.refused !== undefined) return;
     // Saved first: an assignment is only ever made from a binding the state holds.
     state.save(withReportedStatus(decision.next, previous, nodeViews));
-    for (const [node, pods] of decision.assignments) endpoint.assign(node, pods);
+    for (const [node, pods] of decision.assignments) {
+      if (handedOut.get(node)?.holds(pods, endpoint.assignmentVersion(node)) === true) continue;
+      endpoint.assign(node, pods);
+      handedOut.set(node, new HandedOut(pods, endpoint.assignmentVersion(node)));
+    }
   }
 
   function reconcile(): SyncResult {
@@ -153,31 +165,90 @@ export function createEngine(options: EngineOptions): Engine {
   };
 }
 
+/** The pods last handed to a node, by object, and the assignment version they made. */
+class HandedOut {
+  private readonly pods: ReadonlySet<Pod>;
+  private readonly count: number;
+  constructor(
+    pods: readonly Pod[],
+    private readonly version: string,
+  ) {
+    this.pods = new Set(pods);
+    this.count = pods.length;
+  }
+
+  /** True when `pods` are the same objects as handed out and the endpoint is still at it. */
+  holds(pods: readonly Pod[], version: string): boolean {
+    if (version !== this.version || pods.length !== this.count) return false;
+    if (this.pods.size !== this.count) return false;
+    return pods.every((pod) => this.pods.has(pod));
+  }
+}
+
 function podWithoutStatus(pod: Pod): Pod {
+  if (!('status' in pod)) return pod;
   const { status: _status, ...rest } = pod;
   return rest;
 }
 
+/**
+ * Each stored pod's status-less twin, made once per stored object: a pass over a snapshot
+ * whose pods did not change hands `decide` the same objects as the pass before, and so the
+ * same pod objects reach the node sets.
+ */
+const bareTwins = new WeakMap<StoredPod, StoredPod>();
+
+function bareOf(stored: StoredPod): StoredPod {
+  if (!('status' in stored.pod)) return stored;
+  let bare = bareTwins.get(stored);
+  if (bare === undefined) {
+    bare = { ...stored, pod: podWithoutStatus(stored.pod) };
+    bareTwins.set(stored, bare);
+  }
+  return bare;
+}
+
 function withoutStatus(snapshot: EngineSnapshot): EngineSnapshot {
   const pods = new Map<string, StoredPod>();
-  for (const [key, stored] of snapshot.pods) {
-    pods.set(key, { ...stored, pod: podWithoutStatus(stored.pod) });
-  }
+  for (const [key, stored] of snapshot.pods) pods.set(key, bareOf(stored));
   return { ...snapshot, pods };
 }
 
+/** A node's status report by namespace, then name; made once per report. */
+const reportIndexes = new WeakMap<readonly PodReport[], Map<string, Map<string, PodReport[]>>>();
+
+function reportIndex(reports: readonly PodReport[]): Map<string, Map<string, PodReport[]>> {
+  let index = reportIndexes.get(reports);
+  if (index !== undefined) return index;
+  index = new Map();
+  for (const entry of reports) {
+    let byName = index.get(entry.namespace);
+    if (byName === undefined) {
+      byName = new Map();
+      index.set(entry.namespace, byName);
+    }
+    const same = byName.get(entry.name);
+    if (same === undefined) byName.set(entry.name, [entry]);
+    else same.push(entry);
+  }
+  reportIndexes.set(reports, index);
+  return index;
+}
+
 /** The report for this pod from the node it is bound to, matched by name and (if known) uid. */
-function reportedStatus(stored: StoredPod, nodeViews: readonly NodeView[]): Pod['status'] {
+function reportedStatus(
+  stored: StoredPod,
+  nodeViews: ReadonlyMap<string, NodeView>,
+): Pod['status'] {
   if (stored.node === undefined) return undefined;
-  const view = nodeViews.find((candidate) => candidate.name === stored.node);
+  const view = nodeViews.get(stored.node);
   const { metadata } = stored.pod;
+  if (view === undefined || metadata.name === undefined) return undefined;
   const namespace = metadata.namespace ?? 'default';
-  const report = view?.pods.find(
-    (entry) =>
-      entry.namespace === namespace &&
-      entry.name === metadata.name &&
-      (metadata.uid === undefined || entry.uid === metadata.uid),
-  );
+  const report = reportIndex(view.pods)
+    .get(namespace)
+    ?.get(metadata.name)
+    ?.find((entry) => metadata.uid === undefined || entry.uid === metadata.uid);
   return report?.status;
 }
 
@@ -185,25 +256,39 @@ function reportedStatus(stored: StoredPod, nodeViews: readonly NodeView[]): Pod[
  * Each pod of the next state with the status its node last reported, so readers of the state
  * (`berth get pods`) see it. Without a report (the node has not reported yet, or no longer
  * lists the pod) the status stored before is kept when it belongs to the same pod (same uid
- * and node): an operator restart does not blank every pod until the first report.
+ * and node): an operator restart does not blank every pod until the first report. A pod that
+ * `decide` left as it was, with a status alike, stays the very object stored before.
  */
 function withReportedStatus(
   next: EngineSnapshot,
   previous: EngineSnapshot,
   nodeViews: readonly NodeView[],
 ): EngineSnapshot {
+  const views = new Map<string, NodeView>();
+  for (const view of nodeViews) if (!views.has(view.name)) views.set(view.name, view);
   const pods = new Map<string, StoredPod>();
   for (const [key, stored] of next.pods) {
-    const bare = podWithoutStatus(stored.pod);
     const before = previous.pods.get(key);
     const status =
-      reportedStatus(stored, nodeViews) ??
+      reportedStatus(stored, views) ??
       (before !== undefined &&
       before.node === stored.node &&
       before.pod.metadata.uid === stored.pod.metadata.uid
         ? before.pod.status
         : undefined);
-    pods.set(key, { ...stored, pod: status === undefined ? bare : { ...bare, status } });
+    if (before !== undefined && bareOf(before) === stored && sameJson(before.pod.status, status)) {
+      pods.set(key, before);
+      continue;
+    }
+    const bare = podWithoutStatus(stored.pod);
+    const bareStored = bare === stored.pod ? stored : { ...stored, pod: bare };
+    if (status === undefined) {
+      pods.set(key, bareStored);
+      continue;
+    }
+    const withStatus: StoredPod = { ...stored, pod: { ...bare, status } };
+    bareTwins.set(withStatus, bareStored);
+    pods.set(key, withStatus);
   }
   return { ...next, pods };
 }

@@ -3,10 +3,22 @@
  * made and where each pod runs. Each app's objects go to the inventory table, the pods to the
  * pod assignments table; a pod still Pending (no node yet) is stored with an empty
  * node, since the column is NOT NULL.
+ *
+ * The store is read once. This state is the only writer of the inventory and the pod
+ * assignments while its process holds the data dir's lock, so it keeps the last snapshot it
+ * read or saved and hands that out again: a pass reads nothing back from the database. The
+ * kept snapshot has what a fresh read would return (apps and pods in key order, apps without
+ * objects left out), and `save` writes only the rows that differ from it. Pods and objects are
+ * compared by reference first and by their JSON only when the references differ, so a pass
+ * that hands back the objects it loaded costs no serialization.
+ *
+ * `save` must not run inside an outer `store.transaction` that may roll back after it
+ * returns: the kept snapshot would then be ahead of the database.
  */
 import type { Pod } from '../model/generated/types.js';
-import { type LiveObject, refOf } from '../plan/plan.js';
-import type { Store } from '../store/store.js';
+import { type LiveObject, refKey, refOf } from '../plan/plan.js';
+import type { AppliedObject, Store } from '../store/store.js';
+import { sameJson } from './same-json.js';
 import type { EngineSnapshot, EngineState, StoredPod } from './state.js';
 
 const UNBOUND_NODE = '';
@@ -16,62 +28,141 @@ export interface StoreStateOptions {
   readonly now: () => string;
 }
 
+/** The kept snapshot, in the store's order: apps by name, pods by key, objects by refKey. */
+interface Kept {
+  readonly apps: ReadonlyMap<string, readonly LiveObject[]>;
+  readonly pods: ReadonlyMap<string, StoredPod>;
+}
+
+/** SQLite's default (BINARY) order on these ASCII keys is JavaScript's code-unit order. */
+function byKey(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function readStore(store: Store): Kept {
+  const apps = new Map<string, LiveObject[]>();
+  for (const app of store.inventoryApps()) {
+    apps.set(
+      app,
+      store.inventory(app).map((entry) => ({
+        kind: entry.ref.kind,
+        object: entry.applied as LiveObject['object'],
+      })),
+    );
+  }
+  const pods = new Map<string, StoredPod>();
+  for (const assignment of store.assignments()) {
+    const pod = assignment.pod as Pod;
+    pods.set(
+      assignment.podKey,
+      assignment.node === UNBOUND_NODE ? { pod } : { pod, node: assignment.node },
+    );
+  }
+  return { apps, pods };
+}
+
+/** An app's objects as the inventory table keeps them: one per refKey (the last), by refKey. */
+function inventoryRows(objects: readonly LiveObject[]): Map<string, LiveObject> {
+  const rows = new Map<string, LiveObject>();
+  for (const live of objects) rows.set(refKey(refOf(live.kind, live.object)), live);
+  return new Map([...rows].sort(([a], [b]) => byKey(a, b)));
+}
+
+function sameStoredPod(a: StoredPod | undefined, b: StoredPod): boolean {
+  if (a === undefined) return false;
+  if (a === b) return true;
+  return (a.node ?? UNBOUND_NODE) === (b.node ?? UNBOUND_NODE) && sameJson(a.pod, b.pod);
+}
+
+function sameObject(a: LiveObject | undefined, b: LiveObject): boolean {
+  if (a === undefined) return false;
+  return a.kind === b.kind && (a.object === b.object || sameJson(a.object, b.object));
+}
+
 export function createStoreState(store: Store, options: StoreStateOptions): EngineState {
+  let kept: Kept | undefined;
+
+  function current(): Kept {
+    kept ??= readStore(store);
+    return kept;
+  }
+
   return {
     load(): EngineSnapshot {
-      const apps = new Map<string, LiveObject[]>();
-      for (const app of store.inventoryApps()) {
-        apps.set(
-          app,
-          store.inventory(app).map((entry) => ({
-            kind: entry.ref.kind,
-            object: entry.applied as LiveObject['object'],
-          })),
-        );
-      }
-      const pods = new Map<string, StoredPod>();
-      for (const assignment of store.assignments()) {
-        const pod = assignment.pod as Pod;
-        pods.set(
-          assignment.podKey,
-          assignment.node === UNBOUND_NODE ? { pod } : { pod, node: assignment.node },
-        );
-      }
-      return { apps, pods };
+      const { apps, pods } = current();
+      // Fresh maps over the same objects: a caller may not change the kept snapshot.
+      return { apps: new Map(apps), pods: new Map(pods) };
     },
     save(snapshot) {
-      // One transaction: a killed operator leaves the whole pass or none of it.
-      store.transaction(() => {
-        const previous = new Set(store.assignments().map((assignment) => assignment.podKey));
-        const changed = [...snapshot.pods]
-          .filter(([key, stored]) => {
-            const current = store.assignment(key);
-            return (
-              current === undefined ||
-              current.node !== (stored.node ?? UNBOUND_NODE) ||
-              JSON.stringify(current.pod) !== JSON.stringify(stored.pod)
-            );
-          })
-          .map(([podKey, stored]) => ({
-            podKey,
-            node: stored.node ?? UNBOUND_NODE,
-            pod: stored.pod,
-          }));
-        if (changed.length > 0) store.putAssignments(changed);
-        const gone = [...previous].filter((key) => !snapshot.pods.has(key));
-        if (gone.length > 0) store.removeAssignments(gone);
-        const now = options.now();
-        for (const app of store.inventoryApps()) {
-          if (!snapshot.apps.has(app)) store.replaceInventory(app, [], now);
+      const before = current();
+      const changed: { podKey: string; node: string; pod: unknown }[] = [];
+      let added = false;
+      for (const [podKey, stored] of snapshot.pods) {
+        const previous = before.pods.get(podKey);
+        if (previous === undefined) added = true;
+        if (sameStoredPod(previous, stored)) continue;
+        changed.push({ podKey, node: stored.node ?? UNBOUND_NODE, pod: stored.pod });
+      }
+      const gone: string[] = [];
+      for (const key of before.pods.keys()) if (!snapshot.pods.has(key)) gone.push(key);
+
+      const now = options.now();
+      const inventoryWrites: {
+        app: string;
+        put: AppliedObject[];
+        forget: AppliedObject['ref'][];
+      }[] = [];
+      const apps = new Map<string, readonly LiveObject[]>();
+      for (const [app, objects] of snapshot.apps) {
+        const rows = inventoryRows(objects);
+        const previous = before.apps.get(app) ?? [];
+        if (rows.size > 0) apps.set(app, [...rows.values()]);
+        if (objects === previous) continue;
+        const previousRows = inventoryRows(previous);
+        const put: AppliedObject[] = [];
+        for (const [key, live] of rows) {
+          if (sameObject(previousRows.get(key), live)) continue;
+          put.push({ ref: refOf(live.kind, live.object), applied: live.object });
         }
-        for (const [app, objects] of snapshot.apps) {
-          store.replaceInventory(
-            app,
-            objects.map((live) => ({ ref: refOf(live.kind, live.object), applied: live.object })),
-            now,
-          );
-        }
-      });
+        const forget = [...previousRows]
+          .filter(([key]) => !rows.has(key))
+          .map(([, live]) => refOf(live.kind, live.object));
+        if (put.length > 0 || forget.length > 0) inventoryWrites.push({ app, put, forget });
+      }
+      for (const [app, previous] of before.apps) {
+        if (snapshot.apps.has(app)) continue;
+        const forget = [...inventoryRows(previous).values()].map((live) =>
+          refOf(live.kind, live.object),
+        );
+        inventoryWrites.push({ app, put: [], forget });
+      }
+
+      try {
+        // One transaction: a killed operator leaves the whole pass or none of it.
+        store.transaction(() => {
+          if (changed.length > 0) store.putAssignments(changed);
+          if (gone.length > 0) store.removeAssignments(gone);
+          for (const { app, put, forget } of inventoryWrites) {
+            if (forget.length > 0) store.forgetApplied(app, forget);
+            if (put.length > 0) store.recordApplied(app, put, now);
+          }
+        });
+      } catch (error) {
+        // Whatever the database holds now, the next load reads it again.
+        kept = undefined;
+        throw error;
+      }
+
+      // Keep the store's order: pods by key (only new keys can disturb it), apps by name.
+      let pods: Map<string, StoredPod>;
+      if (added) {
+        pods = new Map([...snapshot.pods].sort(([a], [b]) => byKey(a, b)));
+      } else {
+        pods = new Map(before.pods);
+        for (const key of gone) pods.delete(key);
+        for (const [key, stored] of snapshot.pods) pods.set(key, stored);
+      }
+      kept = { apps: new Map([...apps].sort(([a], [b]) => byKey(a, b))), pods };
     },
   };
 }
