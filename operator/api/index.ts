@@ -16,4 +16,15 @@ export {
   type NodeEndpointOptions,
   type NodeRecord,
 } from './node-endpoint.js';
+export {
+  createOperatorApi,
+  MAX_API_BODY_BYTES,
+  type OperatorApiErrorBody,
+  type OperatorApiParts,
+} from './operator-api.js';
+export {
+  connectOperatorServer,
+  type OperatorServerAddress,
+  probeOperatorServer,
+} from './operator-client.js';
 export * from './protocol.js';
