@@ -58,7 +58,14 @@ export type BerthErrorCode =
   /** A requested cluster IP or node port is held by another object. */
   | 'STORE_ALLOCATION_TAKEN'
   /** Every value of the range is allocated. */
-  | 'STORE_ALLOCATION_EXHAUSTED';
+  | 'STORE_ALLOCATION_EXHAUSTED'
+  // service proxy (the agent's iptables rules)
+  /** The host cannot carry services: not root, or iptables / iproute2 missing. */
+  | 'PROXY_UNAVAILABLE'
+  /** The service range overlaps a network of the host, or the sink device is not berth's. */
+  | 'PROXY_RANGE_CONFLICT'
+  /** An iptables, ip or sysctl command failed or missed its deadline. */
+  | 'PROXY_FAILED';
 
 export class BerthError extends Error {
   readonly code: BerthErrorCode;
