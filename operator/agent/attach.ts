@@ -6,10 +6,12 @@
  * registering again. Only a failure a person must fix (wrong token, other protocol version)
  * ends the attachment.
  */
+
 import type { NodeClient } from '../api/node-client.js';
 import { DEFAULT_WATCH_TIMEOUT_SECONDS, type PodReport } from '../api/protocol.js';
 import { BerthError, isBerthError } from '../model/errors.js';
 import type { Pod } from '../model/generated/types.js';
+import type { ServiceView } from '../services/types.js';
 
 /** A pod report as the node agent makes it; `status` is Kubernetes-shaped. */
 export interface AgentPodReport {
@@ -22,6 +24,8 @@ export interface AgentPodReport {
 /** What attached mode needs of the node agent (node-agent.ts's NodeAgent has this shape). */
 export interface AttachableAgent {
   setDesiredPods(pods: readonly Pod[], version: string): void;
+  /** The services this node carries (proxy and DNS); agents without them ignore it. */
+  setServices?(services: readonly ServiceView[]): void;
   pods(): readonly AgentPodReport[];
   onChange(listener: () => void): () => void;
   capacity(): Promise<{ cpu: number; memoryBytes: number }>;
@@ -136,7 +140,9 @@ export function attachToOperator(options: AttachOptions): Attachment {
             signal,
           );
           heartbeatMs = Math.max(100, answer.heartbeatIntervalSeconds * 1000);
-          info(`registered with the operator (heartbeat every ${answer.heartbeatIntervalSeconds}s)`);
+          info(
+            `registered with the operator (heartbeat every ${answer.heartbeatIntervalSeconds}s)`,
+          );
           scheduleStatus(0);
           return;
         } catch (error) {
@@ -196,6 +202,7 @@ export function attachToOperator(options: AttachOptions): Attachment {
         if (answer.version !== version) {
           version = answer.version;
           agent.setDesiredPods(answer.pods, answer.version);
+          agent.setServices?.(answer.services ?? []);
           info(`assignment ${answer.version}: ${answer.pods.length} pod(s)`);
         }
       } catch (error) {

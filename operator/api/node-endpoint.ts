@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Pod } from '../model/generated/types.js';
+import type { ServiceView } from '../services/types.js';
 import {
   ApiFailure,
   bearerMatches,
@@ -56,8 +57,10 @@ export interface NodeEndpoint {
   listen(host: string, port: number): Promise<{ readonly url: string; close(): Promise<void> }>;
   /** Sets the whole set of pods assigned to a node (registered or not yet). */
   assign(node: string, pods: readonly Pod[]): void;
-  /** The assignment version a node's watch would answer now. */
+  /** The version of a node's pod set (the watch's version also covers the services). */
   assignmentVersion(node: string): string;
+  /** Sets the services every node carries; wakes every watch when they changed. */
+  setServices(services: readonly ServiceView[]): void;
   nodes(): NodeRecord[];
   node(name: string): NodeRecord | undefined;
   /** True when the node heartbeat within `missed` intervals of now. */
@@ -82,6 +85,10 @@ export function assignmentVersionOf(pods: readonly Pod[]): string {
   const hash = createHash('sha256');
   for (const { pod } of keyed) hash.update(JSON.stringify(pod)).update('\n');
   return hash.digest('hex').slice(0, 16);
+}
+
+function servicesVersionOf(list: readonly ServiceView[]): string {
+  return createHash('sha256').update(JSON.stringify(list)).digest('hex').slice(0, 16);
 }
 
 const EMPTY: Assignment = { version: assignmentVersionOf([]), pods: [] };
@@ -126,6 +133,16 @@ export function createNodeEndpoint(options: NodeEndpointOptions): NodeEndpoint {
   /** Parked watches per node, woken when that node's assignment changes. */
   const waiters = new Map<string, Set<() => void>>();
   const listeners = new Set<(node: string) => void>();
+  let services: { readonly version: string; readonly list: readonly ServiceView[] } = {
+    version: servicesVersionOf([]),
+    list: [],
+  };
+  /** What a node's watch answers with: its pods and the services, under one version. */
+  const watchVersion = (node: string): string => {
+    const pods = (assignments.get(node) ?? EMPTY).version;
+    // Without services the version is the pod set's alone, as before services existed.
+    return services.list.length === 0 ? pods : `${pods}.${services.version}`;
+  };
 
   function changed(node: string): void {
     for (const listener of listeners) listener(node);
@@ -228,12 +245,13 @@ export function createNodeEndpoint(options: NodeEndpointOptions): NodeEndpoint {
       const current = assignments.get(name) ?? EMPTY;
       const body: AssignmentsResponse = {
         protocolVersion: PROTOCOL_VERSION,
-        version: current.version,
+        version: watchVersion(name),
         pods: current.pods,
+        services: services.list,
       };
       sendJson(response, 200, body);
     };
-    if ((assignments.get(name) ?? EMPTY).version !== seen || timeoutSeconds === 0) {
+    if (watchVersion(name) !== seen || timeoutSeconds === 0) {
       answer();
       return;
     }
@@ -330,6 +348,12 @@ export function createNodeEndpoint(options: NodeEndpointOptions): NodeEndpoint {
       if (parked !== undefined) for (const wake of [...parked]) wake();
     },
     assignmentVersion: (node) => (assignments.get(node) ?? EMPTY).version,
+    setServices(list) {
+      const version = servicesVersionOf(list);
+      if (version === services.version) return;
+      services = { version, list: [...list] };
+      for (const parked of waiters.values()) for (const wake of [...parked]) wake();
+    },
     nodes: () => [...records.values()],
     node: (name) => records.get(name),
     isReady(name, missed = 3) {

@@ -21,7 +21,9 @@
  *
  * Everything but /healthz needs `Authorization: Bearer <token>`; without it the answer is 401.
  */
+
 import type { Pod, PodStatus } from '../model/generated/types.js';
+import type { ServiceView } from '../services/types.js';
 
 /** Bumped on any incompatible change of a body or route. */
 export const PROTOCOL_VERSION = 1;
@@ -75,9 +77,14 @@ export interface HeartbeatResponse {
 /** The answer to the assignment watch: always the whole set, never a delta. */
 export interface AssignmentsResponse {
   readonly protocolVersion: number;
-  /** Opaque; equal versions mean equal sets. */
+  /** Opaque; equal versions mean equal sets (of pods and of services). */
   readonly version: string;
   readonly pods: readonly Pod[];
+  /**
+   * Every service with its address, node ports and ready endpoints: each node carries the
+   * traffic of every service (its proxy and DNS). Absent from operators that have none.
+   */
+  readonly services?: readonly ServiceView[];
 }
 
 /** One pod as the agent reports it: identity plus a Kubernetes-shaped status. */

@@ -8,3 +8,4 @@ export * from './allocations.js';
 export * from './endpoints.js';
 export * from './service-env.js';
 export * from './types.js';
+export * from './views.js';

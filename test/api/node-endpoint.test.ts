@@ -162,6 +162,39 @@ describe('node endpoint', () => {
     expect(answer.pods.map((p) => p.metadata?.name)).toEqual(['web']);
   });
 
+  it('hands every node the services, and wakes parked watches when they change', async () => {
+    const { endpoint, url } = await serve();
+    const client = createNodeClient({ server: url, token: TOKEN, name: 'node-a' });
+    await client.register(registration);
+    endpoint.assign('node-a', [testPod('web')]);
+    const before = await client.watchAssignments('', 0);
+    expect(before.services).toEqual([]);
+    let answered = false;
+    const watch = client.watchAssignments(before.version, 30).then((answer) => {
+      answered = true;
+      return answer;
+    });
+    await client.heartbeat();
+    expect(answered).toBe(false);
+    const web = {
+      namespace: 'default',
+      name: 'web',
+      type: 'ClusterIP' as const,
+      clusterIP: '10.96.0.2',
+      sessionAffinity: 'None' as const,
+      ports: [{ name: '', protocol: 'TCP' as const, port: 80 }],
+      endpoints: [],
+    };
+    endpoint.setServices([web]);
+    const answer = await watch;
+    expect(answer.services).toEqual([web]);
+    expect(answer.pods.map((p) => p.metadata?.name)).toEqual(['web']);
+    expect(answer.version).not.toBe(before.version);
+    // The same services again change nothing: the version stays.
+    endpoint.setServices([{ ...web }]);
+    expect((await client.watchAssignments('', 0)).version).toBe(answer.version);
+  });
+
   it('answers a parked watch with the same version after its timeout', async () => {
     const { endpoint, url } = await serve();
     const client = createNodeClient({ server: url, token: TOKEN, name: 'node-a' });
