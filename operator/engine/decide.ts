@@ -14,7 +14,13 @@ import type { RandomSource } from '../controllers/pod-names.js';
 import type { RcStatus } from '../controllers/replication.js';
 import { reconcileReplicationControllers } from '../controllers/replication-set.js';
 import { DEFAULT_NAMESPACE } from '../manifests/defaults.js';
-import type { OwnerReference, Pod, ReplicationController } from '../model/generated/types.js';
+import type {
+  OwnerReference,
+  Pod,
+  ReplicationController,
+  Service,
+} from '../model/generated/types.js';
+import type { Origin } from '../model/problem.js';
 import {
   type DesiredObject,
   isPlanRefusal,
@@ -27,6 +33,16 @@ import type { ChangeAction, ObjectRef, Plan, PlanOptions, PlanRefusal } from '..
 import { podToPlace } from '../scheduler/pod-demand.js';
 import { schedule } from '../scheduler/schedule.js';
 import { isPlaced, type NodeInfo, type PodToPlace } from '../scheduler/types.js';
+import {
+  type AllocationOptions,
+  formatAllocationProblem,
+  type PodOnNode,
+  SERVICE_ENV_ANNOTATION,
+  type ServiceToAllocate,
+  type ServiceView,
+  serviceEnvironment,
+  servicesOutcome,
+} from '../services/index.js';
 import { type EngineSnapshot, inventoryOf, type StoredPod } from './state.js';
 
 /** A node as the engine sees it: readiness per heartbeat, capacity from registration. */
@@ -65,9 +81,13 @@ export interface Decision {
   /** The whole pod set of every node that has or had pods, and of every given node. */
   readonly assignments: ReadonlyMap<string, readonly Pod[]>;
   readonly reports: readonly ObjectReport[];
+  /** Every service as the nodes carry it (empty when refused). */
+  readonly services: readonly ServiceView[];
 }
 
 export interface DecideOptions {
+  /** Where cluster IPs and node ports come from. @default 10.96.0.0/16 and 30000-32767 */
+  readonly allocation?: AllocationOptions;
   readonly random: RandomSource;
   /** Silence after which a node is NotReady: nothing new is placed on it. @default 40000 */
   readonly nodeGraceMs?: number;
@@ -218,6 +238,7 @@ export function decide(
         next: state,
         assignments: assignmentsOf(state.pods, nodeList, state.pods),
         reports: [],
+        services: [],
       };
     }
     plans.push({ app, plan, wants });
@@ -226,6 +247,10 @@ export function decide(
   const reports: ObjectReport[] = [];
   const apps = new Map<string, LiveObject[]>();
   const pods = new Map(state.pods);
+  /** Pods made in this pass: they get the service environment of the services of now. */
+  const madeNow = new Set<string>();
+  /** Where each desired object was written, for messages. */
+  const origins = new Map<string, Origin>();
   const deletedControllers = new Set<string>();
   /** Replaced pods and the node the old one ran on: the same agent swaps them in order. */
   const preferred = new Map<string, string>();
@@ -234,6 +259,7 @@ export function decide(
     for (const want of wants) {
       const key = refKey(refOf(want.kind, want.object));
       if (!desiredByKey.has(key)) desiredByKey.set(key, want);
+      if (want.origin !== undefined && !origins.has(key)) origins.set(key, want.origin);
     }
     const liveByKey = new Map<string, LiveObject>();
     for (const have of state.apps.get(app) ?? []) {
@@ -273,6 +299,7 @@ export function decide(
             const previousNode = pods.get(podKeyOf)?.node;
             if (previousNode !== undefined) preferred.set(podKeyOf, previousNode);
             pods.set(podKeyOf, { pod: stamped(want.object as Pod, now, options.random) });
+            madeNow.add(podKeyOf);
           }
           break;
         case 'unchanged':
@@ -327,6 +354,7 @@ export function decide(
     for (const creation of decision.creates) {
       const key = podKey(creation.pod);
       pods.set(key, { pod: stamped(creation.pod, now, options.random) });
+      madeNow.add(key);
       reports.push({ ref: podRef(key), action: 'create', reason: creation.reason });
     }
     for (const deletion of decision.deletes) {
@@ -348,6 +376,63 @@ export function decide(
     }
   }
 
+  // Services: addresses held or allocated, endpoints from the pods' reports. A written address
+  // or node port that cannot be had refuses the whole pass: nothing is half-applied.
+  const serviceInputs: ServiceToAllocate[] = [];
+  for (const object of [...apps.values()].flat()) {
+    if (object.kind !== 'Service') continue;
+    const key = refKey(refOf(object.kind, object.object));
+    const origin = origins.get(key);
+    serviceInputs.push({
+      key,
+      service: object.object as Service,
+      ...(origin === undefined ? {} : { origin }),
+    });
+  }
+  const podsOnNodes: PodOnNode[] = [];
+  for (const stored of pods.values()) {
+    if (stored.node === undefined) continue;
+    const status = statusOf(stored, nodes)?.status as PodStatusReport | undefined;
+    podsOnNodes.push({
+      pod: stored.pod,
+      node: stored.node,
+      ...(status === undefined ? {} : { status }),
+    });
+  }
+  const services = servicesOutcome(
+    serviceInputs,
+    state.allocations ?? [],
+    podsOnNodes,
+    options.allocation,
+  );
+  if (services.problems.length > 0) {
+    const problem = services.problems[0]!;
+    const app = ownerApp.get(problem.key) ?? appNames[0] ?? '';
+    const describe = (p: (typeof services.problems)[number]): string => {
+      const where =
+        p.origin === undefined ? '' : `${p.origin.file}:${p.origin.line}:${p.origin.column}: `;
+      return `${where}service/${p.key.slice(p.key.lastIndexOf('/') + 1)}: ${formatAllocationProblem(p)}`;
+    };
+    return {
+      refused: {
+        refused: true,
+        code: 'PLAN_ALLOCATION_REFUSED',
+        app,
+        message: services.problems.map(describe).join('; '),
+        deletions: [],
+      },
+      next: state,
+      assignments: assignmentsOf(state.pods, nodeList, state.pods),
+      reports: [],
+      services: [],
+    };
+  }
+  for (const key of madeNow) {
+    const stored = pods.get(key);
+    if (stored === undefined) continue;
+    pods.set(key, { ...stored, pod: withServiceEnv(stored.pod, services.views) });
+  }
+
   scheduleUnbound(pods, nodeList, preferred, reports);
   reportStranded(pods, standings, reports);
 
@@ -360,9 +445,29 @@ export function decide(
     report.app === undefined ? withApp(report, ownerApp, pods, state.pods) : report,
   );
   return {
-    next: { apps, pods },
+    next: { apps, pods, allocations: services.held },
     assignments: assignmentsOf(pods, nodeList, state.pods),
     reports: withApps,
+    services: services.views,
+  };
+}
+
+/**
+ * A new pod with the environment variables of the services that exist now (its namespace's),
+ * as the kubelet gives them; the agent puts them before the container's own.
+ */
+function withServiceEnv(pod: Pod, views: readonly ServiceView[]): Pod {
+  const env = serviceEnvironment(views, pod.metadata.namespace ?? DEFAULT_NAMESPACE);
+  if (env.length === 0) return pod;
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      annotations: {
+        ...(pod.metadata.annotations ?? {}),
+        [SERVICE_ENV_ANNOTATION]: JSON.stringify(env),
+      },
+    },
   };
 }
 

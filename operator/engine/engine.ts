@@ -11,6 +11,7 @@ import type { RandomSource } from '../controllers/pod-names.js';
 import type { ManifestObject } from '../manifests/types.js';
 import type { Pod } from '../model/generated/types.js';
 import type { PlanOptions } from '../plan/types.js';
+import type { AllocationOptions } from '../services/allocations.js';
 import {
   type AppDesired,
   type AppRefusal,
@@ -33,6 +34,8 @@ export interface EngineOptions {
   readonly nodeGraceMs?: number;
   /** Silence after which a NotReady node's RC pods are replaced. @default 60 s */
   readonly evictionTimeoutMs?: number;
+  /** Where cluster IPs and node ports come from. @default 10.96.0.0/16 and 30000-32767 */
+  readonly allocation?: AllocationOptions;
   /** A pass started by `start` that threw; the next pass tries again. @default ignored */
   readonly onError?: (error: unknown) => void;
 }
@@ -64,6 +67,7 @@ export interface Engine {
 export function createEngine(options: EngineOptions): Engine {
   const { endpoint, state, clock, random } = options;
   const decideTimes = {
+    ...(options.allocation === undefined ? {} : { allocation: options.allocation }),
     ...(options.nodeGraceMs === undefined ? {} : { nodeGraceMs: options.nodeGraceMs }),
     ...(options.evictionTimeoutMs === undefined
       ? {}
@@ -93,6 +97,7 @@ export function createEngine(options: EngineOptions): Engine {
     if (decision.refused !== undefined) return;
     // Saved first: an assignment is only ever made from a binding the state holds.
     state.save(withReportedStatus(decision.next, previous, nodeViews));
+    endpoint.setServices(decision.services);
     for (const [node, pods] of decision.assignments) {
       if (handedOut.get(node)?.holds(pods, endpoint.assignmentVersion(node)) === true) continue;
       endpoint.assign(node, pods);

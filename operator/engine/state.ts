@@ -5,6 +5,7 @@
  */
 import type { Pod } from '../model/generated/types.js';
 import { type LiveObject, refKey, refOf } from '../plan/plan.js';
+import type { HeldAllocation } from '../services/views.js';
 
 /** A pod berth made (bare or an RC's replica) and the node it is bound to, if any yet. */
 export interface StoredPod {
@@ -21,6 +22,8 @@ export interface EngineSnapshot {
   readonly apps: ReadonlyMap<string, readonly LiveObject[]>;
   /** Keyed by `namespace/name`. */
   readonly pods: ReadonlyMap<string, StoredPod>;
+  /** Cluster IPs and node ports the services hold. @default none */
+  readonly allocations?: readonly HeldAllocation[];
 }
 
 export interface EngineState {
@@ -58,5 +61,6 @@ function copy(snapshot: EngineSnapshot): EngineSnapshot {
   return {
     apps: new Map([...snapshot.apps].map(([app, objects]) => [app, [...objects]])),
     pods: new Map(snapshot.pods),
+    allocations: [...(snapshot.allocations ?? [])],
   };
 }

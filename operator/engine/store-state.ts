@@ -17,6 +17,7 @@
  */
 import type { Pod } from '../model/generated/types.js';
 import { type LiveObject, refKey, refOf } from '../plan/plan.js';
+import type { HeldAllocation } from '../services/views.js';
 import type { AppliedObject, Store } from '../store/store.js';
 import { sameJson } from './same-json.js';
 import type { EngineSnapshot, EngineState, StoredPod } from './state.js';
@@ -32,7 +33,10 @@ export interface StoreStateOptions {
 interface Kept {
   readonly apps: ReadonlyMap<string, readonly LiveObject[]>;
   readonly pods: ReadonlyMap<string, StoredPod>;
+  readonly allocations: readonly HeldAllocation[];
 }
+
+const allocationKey = (a: HeldAllocation): string => `${a.kind} ${a.owner} ${a.value}`;
 
 /** SQLite's default (BINARY) order on these ASCII keys is JavaScript's code-unit order. */
 function byKey(a: string, b: string): number {
@@ -58,7 +62,8 @@ function readStore(store: Store): Kept {
       assignment.node === UNBOUND_NODE ? { pod } : { pod, node: assignment.node },
     );
   }
-  return { apps, pods };
+  const allocations = store.allocations().map(({ kind, owner, value }) => ({ kind, owner, value }));
+  return { apps, pods, allocations };
 }
 
 /** An app's objects as the inventory table keeps them: one per refKey (the last), by refKey. */
@@ -89,9 +94,9 @@ export function createStoreState(store: Store, options: StoreStateOptions): Engi
 
   return {
     load(): EngineSnapshot {
-      const { apps, pods } = current();
+      const { apps, pods, allocations } = current();
       // Fresh maps over the same objects: a caller may not change the kept snapshot.
-      return { apps: new Map(apps), pods: new Map(pods) };
+      return { apps: new Map(apps), pods: new Map(pods), allocations: [...allocations] };
     },
     save(snapshot) {
       const before = current();
@@ -137,9 +142,18 @@ export function createStoreState(store: Store, options: StoreStateOptions): Engi
         inventoryWrites.push({ app, put: [], forget });
       }
 
+      // Allocations given up first: a value may move to another owner in the same pass.
+      const nextAllocations = snapshot.allocations ?? before.allocations;
+      const nextKeys = new Set(nextAllocations.map(allocationKey));
+      const beforeKeys = new Set(before.allocations.map(allocationKey));
+      const releases = before.allocations.filter((a) => !nextKeys.has(allocationKey(a)));
+      const claims = nextAllocations.filter((a) => !beforeKeys.has(allocationKey(a)));
+
       try {
         // One transaction: a killed operator leaves the whole pass or none of it.
         store.transaction(() => {
+          for (const { kind, owner } of releases) store.release(kind, owner);
+          for (const { kind, owner, value } of claims) store.claim(kind, owner, value, now);
           if (changed.length > 0) store.putAssignments(changed);
           if (gone.length > 0) store.removeAssignments(gone);
           for (const { app, put, forget } of inventoryWrites) {
@@ -162,7 +176,14 @@ export function createStoreState(store: Store, options: StoreStateOptions): Engi
         for (const key of gone) pods.delete(key);
         for (const [key, stored] of snapshot.pods) pods.set(key, stored);
       }
-      kept = { apps: new Map([...apps].sort(([a], [b]) => byKey(a, b))), pods };
+      kept = {
+        apps: new Map([...apps].sort(([a], [b]) => byKey(a, b))),
+        pods,
+        // The store's order: by kind, then value.
+        allocations: [...nextAllocations].sort(
+          (a, b) => byKey(a.kind, b.kind) || byKey(a.value, b.value),
+        ),
+      };
     },
   };
 }

@@ -62,7 +62,8 @@ export interface PlanOptions {
 /** Why no plan was made; nothing is to be carried out. */
 export interface PlanRefusal {
   readonly refused: true;
-  readonly code: 'PLAN_DELETES_EVERYTHING';
+  /** Everything would be deleted; or a written cluster IP or node port cannot be had. */
+  readonly code: 'PLAN_DELETES_EVERYTHING' | 'PLAN_ALLOCATION_REFUSED';
   readonly message: string;
   /** The deletions the plan would have made. */
   readonly deletions: readonly ObjectRef[];

@@ -46,3 +46,9 @@ export interface ServiceView {
 export const CLUSTER_DOMAIN = 'cluster.local';
 /** Where cluster addresses come from unless `--service-cidr` says otherwise. */
 export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
+
+/**
+ * On a pod berth made: the service environment variables (JSON `[{name, value}]`) of the
+ * services that existed when it was made, which its containers get before their own env.
+ */
+export const SERVICE_ENV_ANNOTATION = 'berth.io/service-env';

@@ -145,6 +145,7 @@ function asPlain(snapshot: ReturnType<EngineState['load']>): unknown {
   return {
     apps: [...snapshot.apps].map(([app, objects]) => [app, objects]),
     pods: [...snapshot.pods],
+    allocations: snapshot.allocations,
   };
 }
 
@@ -202,6 +203,22 @@ describe('store-backed engine state', () => {
     );
     expect(restarted).toBeDefined();
     expect(restarted?.pod.status?.containerStatuses?.[0]?.restartCount).toBe(3);
+  });
+
+  it('keeps the services\' allocations: claims, moves and releases in the store', () => {
+    const handle = tempStore();
+    const state = createStoreState(handle.store, { now: () => '2026-01-01T00:00:00.000Z' });
+    const web = { kind: 'clusterIP' as const, owner: 'Service/default/web', value: '10.96.0.2' };
+    const port = { kind: 'nodePort' as const, owner: 'Service/default/web#http', value: '30000' };
+    state.save({ apps: new Map(), pods: new Map(), allocations: [port, web] });
+    expect(asPlain(state.load())).toEqual(asPlain(fresh(handle.reopen())));
+    const moved = { ...web, value: '10.96.0.9' };
+    const again = createStoreState(handle.store, { now: () => '2026-01-01T00:00:01.000Z' });
+    again.save({ apps: new Map(), pods: new Map(), allocations: [moved] });
+    expect(handle.store.allocations().map((a) => `${a.owner}=${a.value}`)).toEqual([
+      'Service/default/web=10.96.0.9',
+    ]);
+    expect(asPlain(again.load())).toEqual(asPlain(fresh(handle.reopen())));
   });
 
   it('writes only the pods that changed', async () => {
