@@ -7,10 +7,13 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { defaultOperatorDataDir } from '../model/data-dirs.js';
 import { BerthError } from '../model/errors.js';
+import type { Service } from '../model/generated/types.js';
 import type { OperatorReadout } from '../operator/session.js';
+import { type ServiceView, toV1Endpoints } from '../services/index.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
 import { OPERATOR_FLAGS, OPERATOR_FLAGS_HELP, readOperator } from './operator-flags.js';
 import {
+  endpointsTable,
   labelsOf,
   nameOf,
   namespaceOf,
@@ -22,12 +25,13 @@ import {
   toV1List,
 } from './tables.js';
 
-export const GET_HELP = `Usage: berth get pods|rc|services|nodes [-n NAMESPACE] [-o wide|json|yaml] [--server URL] [--data-dir DIR]
+export const GET_HELP = `Usage: berth get pods|rc|services|endpoints|nodes [-n NAMESPACE] [-o wide|json|yaml] [--server URL] [--data-dir DIR]
 
 Show what the operator keeps, as kubectl get does.
   pods (po)                      NAME READY STATUS RESTARTS AGE (+ IP NODE with -o wide)
   replicationcontrollers (rc)    NAME DESIRED CURRENT READY AGE
-  services (svc)                 NAME TYPE CLUSTER-IP PORT(S) AGE
+  services (svc)                 NAME TYPE CLUSTER-IP PORT(S) AGE (+ SELECTOR with -o wide)
+  endpoints (ep)                 NAME ENDPOINTS AGE: the ready pods behind each service
   nodes (no)                     NAME STATUS AGE CAPACITY
 
 Options:
@@ -39,7 +43,7 @@ ${OPERATOR_FLAGS_HELP}
 Exit status: 0 shown, 2 error (also when the operator cannot be reached, or a berth apply
 holds the data dir with no berth serve on it).`;
 
-type Resource = 'pods' | 'replicationcontrollers' | 'services' | 'nodes';
+type Resource = 'pods' | 'replicationcontrollers' | 'services' | 'endpoints' | 'nodes';
 
 const RESOURCE_NAMES: Record<string, Resource> = {
   pods: 'pods',
@@ -51,6 +55,9 @@ const RESOURCE_NAMES: Record<string, Resource> = {
   services: 'services',
   service: 'services',
   svc: 'services',
+  endpoints: 'endpoints',
+  endpoint: 'endpoints',
+  ep: 'endpoints',
   nodes: 'nodes',
   node: 'nodes',
   no: 'nodes',
@@ -90,7 +97,7 @@ export async function runGet(
   const resource = RESOURCE_NAMES[positionals[0]!.toLowerCase()];
   if (resource === undefined) {
     throw new BerthError('CLI_USAGE', `unknown resource type "${positionals[0]}"`, {
-      hint: 'use pods, rc, services or nodes',
+      hint: 'use pods, rc, services, endpoints or nodes',
     });
   }
   const output = values.output ?? 'table';
@@ -236,17 +243,37 @@ function collect(
       };
     }
     case 'services': {
-      const clusterIPs = new Map(
-        readout.allocations
-          .filter((allocation) => allocation.kind === 'clusterIP')
-          .map((allocation) => [allocation.owner, allocation.value]),
-      );
-      const services = appliedObjects(readout, 'Service', namespace);
+      const views = viewsByKey(readout);
+      const services = appliedObjects(readout, 'Service', namespace).map((entry) => ({
+        ...entry,
+        object: withAllocated(entry.object, views.get(`${namespace}/${nameOf(entry.object)}`)),
+      }));
       const rows = services.map(({ object, appliedAt }) => {
-        const clusterIP = clusterIPs.get(`Service/${namespace}/${nameOf(object)}`);
+        const clusterIP = views.get(`${namespace}/${nameOf(object)}`)?.clusterIP;
         return { service: object, appliedAt, ...(clusterIP === undefined ? {} : { clusterIP }) };
       });
       return { table: servicesTable(rows, now, wide), items: services.map((s) => s.object) };
+    }
+    case 'endpoints': {
+      const views = viewsByKey(readout);
+      const rows = appliedObjects(readout, 'Service', namespace).flatMap(
+        ({ object, appliedAt }) => {
+          const view = views.get(`${namespace}/${nameOf(object)}`);
+          // AGE is the service's, as an Endpoints object is made with its service.
+          const created = (object as Service).metadata?.creationTimestamp ?? appliedAt;
+          return view === undefined ? [] : [{ view, appliedAt: created }];
+        },
+      );
+      return {
+        table: endpointsTable(rows, now),
+        items: rows.map(({ view, appliedAt }) => {
+          const endpoints = toV1Endpoints(view);
+          return {
+            ...endpoints,
+            metadata: { ...endpoints.metadata, creationTimestamp: appliedAt },
+          };
+        }),
+      };
     }
     case 'nodes': {
       const nodes = readout.nodes;
@@ -256,6 +283,45 @@ function collect(
       };
     }
   }
+}
+
+/** The services' views by `namespace/name`. */
+function viewsByKey(readout: OperatorReadout): Map<string, ServiceView> {
+  return new Map((readout.services ?? []).map((view) => [`${view.namespace}/${view.name}`, view]));
+}
+
+/**
+ * The service as the cluster has it: its allocated cluster IP and node ports in the spec, and
+ * for a LoadBalancer a status that says there is no load balancer here, only node ports.
+ */
+function withAllocated(service: unknown, view: ServiceView | undefined): unknown {
+  if (view === undefined || typeof service !== 'object' || service === null) return service;
+  const object = service as Service;
+  const ports = (object.spec.ports ?? []).map((port, index) => {
+    const nodePort = view.ports[index]?.nodePort;
+    return nodePort === undefined ? port : { ...port, nodePort };
+  });
+  const spec = {
+    ...object.spec,
+    clusterIP: view.clusterIP ?? 'None',
+    ...(ports.length === 0 ? {} : { ports }),
+  };
+  const status =
+    view.type === 'LoadBalancer'
+      ? {
+          loadBalancer: {},
+          conditions: [
+            {
+              type: 'LoadBalancerAsNodePort',
+              status: 'True',
+              reason: 'NoLoadBalancer',
+              message:
+                'berth has no external load balancer: the service answers on its node ports on every node, 127.0.0.1 included',
+            },
+          ],
+        }
+      : { loadBalancer: {} };
+  return { ...object, spec, status };
 }
 
 export { defaultOperatorDataDir };

@@ -4,6 +4,7 @@
  * plain JSON (as the store keeps them), so every field is read defensively; `now` is passed in.
  */
 import type { ContainerStatusReport, PodStatusReport } from '../agent/lifecycle/status-types.js';
+import { endpointsColumn, type ServiceView } from '../services/index.js';
 import { formatAge } from './age.js';
 
 /** A node is NotReady when its last heartbeat is older than this. */
@@ -298,6 +299,22 @@ export function servicesTable(rows: readonly ServiceRow[], now: Date, wide = fal
       }
       return cells;
     }),
+  );
+}
+
+// --- endpoints ------------------------------------------------------------------------------------
+
+export function endpointsTable(
+  rows: readonly { readonly view: ServiceView; readonly appliedAt?: string }[],
+  now: Date,
+): string {
+  return renderTable(
+    ['NAME', 'ENDPOINTS', 'AGE'],
+    rows.map(({ view, appliedAt }) => [
+      view.name,
+      endpointsColumn(view),
+      formatAge(appliedAt, now),
+    ]),
   );
 }
 

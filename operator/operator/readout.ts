@@ -3,9 +3,13 @@
  * its nodes' live reports. Without a running operator nodes count as ready when their last
  * heartbeat (as stored) is within the node grace.
  */
+
+import type { PodStatusReport } from '../agent/lifecycle/status-types.js';
 import type { NodeEndpoint } from '../api/node-endpoint.js';
 import { DEFAULT_NODE_GRACE_MS } from '../engine/decide.js';
-import type { Store } from '../store/store.js';
+import type { Pod, Service } from '../model/generated/types.js';
+import { type PodOnNode, type ServiceView, servicesOutcome } from '../services/index.js';
+import type { Allocation, PodAssignment, Store } from '../store/store.js';
 import type { NodeReadout, OperatorReadout } from './session.js';
 
 /** The parts of the store a readout needs. */
@@ -18,6 +22,40 @@ export interface LiveParts {
   readonly endpoint: NodeEndpoint;
   /** Pods with containers on the local engine (an embedded agent), if there is one. */
   readonly podsOnEngine?: ReadonlySet<string>;
+}
+
+/**
+ * The services as the nodes carry them, from what the store holds: allocations as held (no
+ * new ones are made by reading), endpoints from the pods' last stored status.
+ */
+function servicesOfReadout(
+  apps: OperatorReadout['apps'],
+  allocations: readonly Allocation[],
+  assignments: readonly PodAssignment[],
+): ServiceView[] {
+  const services = apps
+    .flatMap((app) => app.objects)
+    .filter((entry) => entry.ref.kind === 'Service')
+    .map((entry) => ({ key: entry.key, service: entry.applied as Service }))
+    // The store holds what was validated; anything else (a hand-edited row) shows no view.
+    .filter(({ service }) => typeof service?.spec === 'object' && service.spec !== null);
+  if (services.length === 0) return [];
+  const pods: PodOnNode[] = assignments
+    .filter((assignment) => assignment.node !== '')
+    .map((assignment) => {
+      const pod = assignment.pod as Pod;
+      const status = pod.status as PodStatusReport | undefined;
+      return { pod, node: assignment.node, ...(status === undefined ? {} : { status }) };
+    });
+  const held = allocations.filter((a) =>
+    services.some((s) => a.owner === s.key || a.owner.startsWith(`${s.key}#`)),
+  );
+  // Only what is held shows: a service without its address yet is left out, not given one.
+  return [...servicesOutcome(services, held, pods).views].filter(
+    (view) =>
+      view.clusterIP === undefined ||
+      held.some((a) => a.kind === 'clusterIP' && a.value === view.clusterIP),
+  );
 }
 
 export function readOperatorState(
@@ -49,9 +87,11 @@ export function readOperatorState(
     });
     for (const pod of record.pods) podsOnNodes.add(`${pod.namespace}/${pod.name}`);
   }
+  const assignments = store.assignments();
   return {
     apps,
-    assignments: store.assignments(),
+    assignments,
+    services: servicesOfReadout(apps, store.allocations(), assignments),
     nodes: [...nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     allocations: store.allocations(),
     podsOnNodes: [...podsOnNodes].sort(),

@@ -6,6 +6,7 @@
 import type { PodReport } from '../api/protocol.js';
 import type { AppRefusal, ObjectReport } from '../engine/decide.js';
 import type { ManifestObject } from '../manifests/types.js';
+import type { ServiceView } from '../services/types.js';
 import type { Allocation, InventoryEntry, NodeRecord, PodAssignment } from '../store/store.js';
 
 /** One sync of an app: the objects git wants for it now. */
@@ -45,6 +46,8 @@ export interface OperatorReadout {
   readonly assignments: readonly PodAssignment[];
   readonly nodes: readonly NodeReadout[];
   readonly allocations: readonly Allocation[];
+  /** Every service with its address, node ports and ready endpoints. @default none */
+  readonly services?: readonly ServiceView[];
   /**
    * `namespace/name` of every pod that still has containers on a node (being removed
    * included), as far as the operator can tell.

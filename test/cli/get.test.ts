@@ -329,3 +329,86 @@ describe('berth get --server', () => {
     expect(run.err).toContain(url);
   });
 });
+
+describe('berth get endpoints', () => {
+  it('lists the ready pods behind each service at their target port, as kubectl does', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-cli-get-ep-'));
+    try {
+      const store = openStore(dir);
+      const now = new Date().toISOString();
+      store.recordApplied(
+        'shop',
+        [
+          {
+            ref: { kind: 'Service', namespace: 'default', name: 'web' },
+            applied: {
+              apiVersion: 'v1',
+              kind: 'Service',
+              metadata: { name: 'web', namespace: 'default', creationTimestamp: created },
+              spec: {
+                type: 'LoadBalancer',
+                selector: { app: 'web' },
+                ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }],
+              },
+            },
+          },
+        ],
+        now,
+      );
+      store.allocate('clusterIP', 'Service/default/web', ['10.96.0.7'], now);
+      store.allocate('nodePort', 'Service/default/web#http', ['30111'], now);
+      const pod = (name: string, ip: string, ready: boolean) => ({
+        podKey: `default/${name}`,
+        node: 'node-a',
+        pod: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: 'default', labels: { app: 'web' }, uid: name },
+          spec: { containers: [{ name: 'c', image: 'x' }] },
+          status: {
+            phase: 'Running',
+            podIP: ip,
+            conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+          },
+        },
+      });
+      store.putAssignments([
+        pod('web-a', '172.17.0.4', true),
+        pod('web-b', '172.17.0.2', true),
+        pod('web-c', '172.17.0.3', true),
+        pod('web-d', '172.17.0.5', true),
+        pod('web-e', '172.17.0.6', false),
+      ]);
+      store.close();
+
+      const run = await get(['ep', '--data-dir', dir]);
+      expect(run.status).toBe(0);
+      expect(run.out).toBe(
+        [
+          'NAME   ENDPOINTS                                                     AGE',
+          'web    172.17.0.2:8080,172.17.0.3:8080,172.17.0.4:8080 + 1 more...   2d',
+          '',
+        ].join('\n'),
+      );
+      const yaml = parseYaml((await get(['endpoints', '-o', 'yaml', '--data-dir', dir])).out);
+      expect(yaml.items[0].subsets[0].addresses.map((a: { ip: string }) => a.ip)).toEqual([
+        '172.17.0.2',
+        '172.17.0.3',
+        '172.17.0.4',
+        '172.17.0.5',
+      ]);
+      expect(yaml.items[0].subsets[0].ports).toEqual([
+        { name: 'http', port: 8080, protocol: 'TCP' },
+      ]);
+
+      // The service shows its node port, and says a LoadBalancer is node ports here.
+      const svc = await get(['svc', '--data-dir', dir]);
+      expect(svc.out).toContain('web    LoadBalancer   10.96.0.7    80:30111/TCP');
+      const svcYaml = parseYaml((await get(['svc', '-o', 'yaml', '--data-dir', dir])).out);
+      expect(svcYaml.items[0].spec.clusterIP).toBe('10.96.0.7');
+      expect(svcYaml.items[0].status.conditions[0].message).toContain('node ports on every node');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
