@@ -12,8 +12,9 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import Dockerode from 'dockerode';
 import { BerthError } from '../model/errors.js';
-import type { Container, Pod } from '../model/generated/types.js';
+import type { Container, Pod, PodSpec } from '../model/generated/types.js';
 import { isQuantityError, parseQuantity, toBytes, toMillis } from '../model/quantity.js';
+import { CLUSTER_DOMAIN } from '../services/types.js';
 import {
   ensureHelperImage,
   type HelperImage,
@@ -47,6 +48,25 @@ export interface DockerRuntimeOptions {
    * fails calls instead of hanging the agent. stop adds the grace to it. @default 60000
    */
   readonly callTimeoutMs?: number;
+  /**
+   * The cluster DNS pods with dnsPolicy ClusterFirst get (see sandboxDns). Absent: pods get
+   * Docker's DNS plus their dnsConfig, as before services.
+   */
+  readonly clusterDns?: ClusterDns;
+}
+
+export interface ClusterDns {
+  /** The name server's address. @default the gateway of Docker's default bridge */
+  readonly server?: string;
+  /** @default 'cluster.local' */
+  readonly domain?: string;
+}
+
+/** What a sandbox's HostConfig says about DNS (each absent: Docker's default). */
+export interface SandboxDns {
+  readonly Dns?: string[];
+  readonly DnsSearch?: string[];
+  readonly DnsOptions?: string[];
 }
 
 /** The runtime port plus the engine sides of volumes and helper images. */
@@ -55,6 +75,11 @@ export interface DockerRuntime extends ContainerRuntime, VolumeEngine, ImageImpo
   ensurePauseImage(): Promise<void>;
   /** The status.hostIP pods get (options.hostIP, else the default bridge's gateway). */
   hostIP(): Promise<string>;
+  /**
+   * The gateway address of Docker's default bridge, where pods reach this host (the cluster
+   * DNS server listens there). Throws RUNTIME_ENGINE_FAILED when the engine does not say.
+   */
+  bridgeGateway(): Promise<string>;
 }
 
 const OWNER = 'berth';
@@ -81,6 +106,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
   const race = <T>(call: Promise<T>): Promise<T> => withDeadline(call, callTimeoutMs);
   let pauseReady: Promise<void> | undefined;
   let hostIP: Promise<string> | undefined;
+  let gateway: Promise<string> | undefined;
 
   const importer: ImageImporter = {
     async imageComment(name) {
@@ -127,16 +153,37 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
   function resolveHostIP(): Promise<string> {
     if (options.hostIP !== undefined) return Promise.resolve(options.hostIP);
-    hostIP ??= race(docker.getNetwork('bridge').inspect())
-      .then(
-        (network: { IPAM?: { Config?: { Gateway?: string }[] } }) =>
-          network.IPAM?.Config?.find((config) => config.Gateway)?.Gateway ?? '127.0.0.1',
-      )
-      .catch(() => {
-        hostIP = undefined;
-        return '127.0.0.1';
-      });
+    hostIP ??= bridgeGateway().catch(() => {
+      hostIP = undefined;
+      return '127.0.0.1';
+    });
     return hostIP;
+  }
+
+  /** Read once; a failure is forgotten so the next call asks the engine again. */
+  function bridgeGateway(): Promise<string> {
+    gateway ??= race(docker.getNetwork('bridge').inspect())
+      .then((network: { IPAM?: { Config?: { Gateway?: string }[] } }) => {
+        const found = network.IPAM?.Config?.find((config) => config.Gateway)?.Gateway;
+        if (found === undefined || found === '')
+          throw new Error('the bridge network has no gateway');
+        return found;
+      })
+      .catch((error: unknown) => {
+        gateway = undefined;
+        throw engineError("reading the gateway of Docker's default bridge", error);
+      });
+    return gateway;
+  }
+
+  /** The cluster DNS with its server filled in, or undefined when pods get none. */
+  async function resolveClusterDns(): Promise<Required<ClusterDns> | undefined> {
+    const cluster = options.clusterDns;
+    if (cluster === undefined) return undefined;
+    return {
+      server: cluster.server ?? (await bridgeGateway()),
+      domain: cluster.domain ?? CLUSTER_DOMAIN,
+    };
   }
 
   async function inspectObserved(id: string): Promise<ObservedContainer | undefined> {
@@ -161,6 +208,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
     ...importer,
     ensurePauseImage,
     hostIP: resolveHostIP,
+    bridgeGateway,
 
     async list(node) {
       let summaries: Dockerode.ContainerInfo[];
@@ -195,7 +243,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
 
     async createSandbox(pod, node) {
       await ensurePauseImage();
-      const create = sandboxConfig(pod, node);
+      const create = sandboxConfig(pod, node, await resolveClusterDns());
       const hostNetwork = pod.spec.hostNetwork === true;
       let id: string | undefined;
       try {
@@ -425,7 +473,11 @@ function hostnameOf(pod: Pod): string {
  * The sandbox holds what the pod's containers share: network (bridge, or the host's),
  * hostname, /etc/hosts and DNS, IPC, namespaced sysctls and the host ports.
  */
-function sandboxConfig(pod: Pod, node: string): Dockerode.ContainerCreateOptions {
+function sandboxConfig(
+  pod: Pod,
+  node: string,
+  clusterDns: Required<ClusterDns> | undefined,
+): Dockerode.ContainerCreateOptions {
   const spec = pod.spec;
   const hostNetwork = spec.hostNetwork === true;
   const { exposedPorts, portBindings } = hostPorts(pod);
@@ -439,16 +491,7 @@ function sandboxConfig(pod: Pod, node: string): Dockerode.ContainerCreateOptions
     (alias.hostnames ?? []).map((hostname) => `${hostname}:${alias.ip}`),
   );
   if (extraHosts.length > 0) hostConfig.ExtraHosts = extraHosts;
-  const dns = spec.dnsConfig;
-  if (dns?.nameservers !== undefined && dns.nameservers.length > 0)
-    hostConfig.Dns = dns.nameservers;
-  if (dns?.searches !== undefined && dns.searches.length > 0) hostConfig.DnsSearch = dns.searches;
-  const dnsOptions = (dns?.options ?? [])
-    .filter((option) => option.name !== undefined && option.name !== '')
-    .map((option) =>
-      option.value === undefined ? `${option.name}` : `${option.name}:${option.value}`,
-    );
-  if (dnsOptions.length > 0) hostConfig.DnsOptions = dnsOptions;
+  Object.assign(hostConfig, sandboxDns(spec, pod.metadata.namespace ?? 'default', clusterDns));
   const sysctls = spec.securityContext?.sysctls ?? [];
   if (sysctls.length > 0) {
     hostConfig.Sysctls = Object.fromEntries(sysctls.map((sysctl) => [sysctl.name, sysctl.value]));
@@ -468,6 +511,58 @@ function sandboxConfig(pod: Pod, node: string): Dockerode.ContainerCreateOptions
     }
   }
   return create;
+}
+
+/** Kubernetes' limit on a pod's name servers (glibc reads no more); the rest are dropped. */
+const MAX_NAMESERVERS = 3;
+
+/**
+ * A pod's DNS as the kubelet sets it. ClusterFirst (the default; hostNetwork pods fall back to
+ * Default unless ClusterFirstWithHostNet) with a cluster DNS: its server, the search path
+ * `<ns>.svc.<domain> svc.<domain> <domain>` and `ndots:5`, then spec.dnsConfig merged in (name
+ * servers and searches appended without repeats, options overriding by name). Otherwise
+ * (Default, None, no cluster DNS): spec.dnsConfig alone over Docker's defaults.
+ */
+export function sandboxDns(
+  spec: PodSpec,
+  namespace: string,
+  clusterDns: { readonly server: string; readonly domain?: string } | undefined,
+): SandboxDns {
+  const policy = spec.dnsPolicy ?? 'ClusterFirst';
+  const hostNetwork = spec.hostNetwork === true;
+  const cluster =
+    clusterDns !== undefined &&
+    ((policy === 'ClusterFirst' && !hostNetwork) || policy === 'ClusterFirstWithHostNet');
+  const config = spec.dnsConfig;
+  const servers: string[] = [];
+  const searches: string[] = [];
+  const options = new Map<string, string | undefined>();
+  if (cluster) {
+    const domain = clusterDns.domain ?? CLUSTER_DOMAIN;
+    servers.push(clusterDns.server);
+    searches.push(`${namespace}.svc.${domain}`, `svc.${domain}`, domain);
+    options.set('ndots', '5');
+  }
+  for (const server of config?.nameservers ?? []) {
+    if (!servers.includes(server)) servers.push(server);
+  }
+  for (const search of config?.searches ?? []) {
+    if (!searches.includes(search)) searches.push(search);
+  }
+  for (const option of config?.options ?? []) {
+    if (option.name === undefined || option.name === '') continue;
+    // A later option of the same name replaces the earlier one in place, as the kubelet does.
+    options.set(option.name, option.value);
+  }
+  const dns: { Dns?: string[]; DnsSearch?: string[]; DnsOptions?: string[] } = {};
+  if (servers.length > 0) dns.Dns = servers.slice(0, MAX_NAMESERVERS);
+  if (searches.length > 0) dns.DnsSearch = searches;
+  if (options.size > 0) {
+    dns.DnsOptions = [...options].map(([name, value]) =>
+      value === undefined ? name : `${name}:${value}`,
+    );
+  }
+  return dns;
 }
 
 function hostPorts(pod: Pod): {

@@ -1,11 +1,13 @@
 /**
- * A container's environment and command line as the kubelet computes them, pure: extra
- * variables first (service links, later issues), then the container's `env` in order, each
- * value `$(VAR)`-expanded against the variables defined before it; `valueFrom` resolved from
- * the pod itself. Command and args are expanded against the finished environment.
+ * A container's environment and command line as the kubelet computes them, pure: the service
+ * variables first (the pod's `berth.io/service-env` annotation, then any extra variables),
+ * then the container's `env` in order, each value `$(VAR)`-expanded against the variables
+ * defined before it; `valueFrom` resolved from the pod itself. Command and args are expanded
+ * against the finished environment.
  */
 import type { Container, EnvVar, Pod } from '../model/generated/types.js';
 import { isQuantityError, parseQuantity, toMillis } from '../model/quantity.js';
+import { SERVICE_ENV_ANNOTATION } from '../services/types.js';
 
 /** What the pod's spec cannot say about itself: where it runs. */
 export interface PodEnvContext {
@@ -14,6 +16,57 @@ export interface PodEnvContext {
   readonly nodeName: string;
   /** The node's capacity, the value of a resourceFieldRef whose container has no limit. */
   readonly nodeCapacity?: { readonly cpu: number; readonly memoryBytes: number };
+}
+
+/**
+ * The annotation the operator stamps on every pod it makes: JSON `[{"name", "value"}]`, the
+ * service environment variables (Kubernetes' rules) of the services that existed then.
+ */
+export { SERVICE_ENV_ANNOTATION };
+
+/**
+ * The variables of the pod's SERVICE_ENV_ANNOTATION, in order. A pod without it has none; a
+ * malformed one (not JSON, not a list of string name/value pairs) gives none and a line to
+ * `log`: the pod still runs, without service variables, as one made before the services.
+ */
+export function serviceEnvOf(
+  pod: Pod,
+  log?: (line: string) => void,
+): ReadonlyArray<readonly [name: string, value: string]> {
+  const text = pod.metadata.annotations?.[SERVICE_ENV_ANNOTATION];
+  if (text === undefined) return [];
+  const where = `pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name ?? ''}`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    log?.(
+      `${where}: annotation ${SERVICE_ENV_ANNOTATION} is not JSON (${(error as Error).message}); no service variables`,
+    );
+    return [];
+  }
+  if (!Array.isArray(parsed)) {
+    log?.(`${where}: annotation ${SERVICE_ENV_ANNOTATION} is not a list; no service variables`);
+    return [];
+  }
+  const env: [string, string][] = [];
+  for (const item of parsed as unknown[]) {
+    const entry = item as { name?: unknown; value?: unknown } | null;
+    if (
+      typeof entry !== 'object' ||
+      entry === null ||
+      typeof entry.name !== 'string' ||
+      entry.name === '' ||
+      typeof entry.value !== 'string'
+    ) {
+      log?.(
+        `${where}: annotation ${SERVICE_ENV_ANNOTATION} holds an entry that is not {name, value} strings; no service variables`,
+      );
+      return [];
+    }
+    env.push([entry.name, entry.value]);
+  }
+  return env;
 }
 
 export type EnvResult =
@@ -63,14 +116,21 @@ export function expandVariables(
   return output;
 }
 
-/** The container's environment, in the order Docker should receive it (later wins). */
+/**
+ * The container's environment, in the order Docker should receive it: the pod's service
+ * variables (SERVICE_ENV_ANNOTATION), `extraEnv`, then the container's own `env`, which wins on
+ * a name they share and may refer to any of them with `$(VAR)`. `log` hears of a malformed
+ * annotation (ignored).
+ */
 export function resolveContainerEnv(
   pod: Pod,
   container: Container,
   context: PodEnvContext,
   extraEnv: Readonly<Record<string, string>> = {},
+  log?: (line: string) => void,
 ): EnvResult {
   const values = new Map<string, string>();
+  for (const [name, value] of serviceEnvOf(pod, log)) values.set(name, value);
   for (const [name, value] of Object.entries(extraEnv)) values.set(name, value);
   // envFrom comes before env in Kubernetes; berth has no ConfigMap or Secret to read, so
   // only optional sources (which Kubernetes skips when missing) are acceptable.

@@ -18,6 +18,7 @@ import {
   parseListenAddress,
   startAgentHttpServer,
 } from '../agent/http-server.js';
+import { parseCidr } from '../agent/service-proxy/rules.js';
 import { type DesiredSet, watchManifestDir } from '../agent/standalone.js';
 import { createNodeClient } from '../api/node-client.js';
 import { DEFAULT_AGENT_PORT } from '../api/protocol.js';
@@ -26,6 +27,7 @@ import { BerthError } from '../model/errors.js';
 import type { Pod } from '../model/generated/types.js';
 import { isDns1123Subdomain, validateLabels } from '../model/labels.js';
 import { formatProblem } from '../model/problem.js';
+import { DEFAULT_SERVICE_CIDR } from '../services/types.js';
 import { type CliIo, EXIT, processStopSignal, writeLine } from './io.js';
 
 export const AGENT_HELP = `Usage: berth agent --manifests DIR [options]
@@ -58,6 +60,9 @@ Options:
                           /v1/pods/NS/NAME, /v1/pods/NS/NAME/log?container=&follow=1&tail=N,
                           open /healthz); port 0 picks a free port, "off" serves nothing
                           (@default 127.0.0.1:${DEFAULT_AGENT_PORT})
+      --service-cidr CIDR the range the operator's cluster IPs come from; attached agents
+                          carry services there (iptables, needs root) and answer cluster DNS
+                          on port 53 of Docker's bridge gateway (@default ${DEFAULT_SERVICE_CIDR})
   -h, --help              show this help
 
 The address served on is printed at start ("serving on http://..."). Exit status: 0 after a
@@ -70,22 +75,53 @@ export interface ShellAgent extends AttachableAgent, AgentStatusSource {
   stop(): Promise<void>;
 }
 
+/** What the node agent is made with. */
+export interface ShellAgentOptions {
+  readonly node: string;
+  readonly dataDir: string;
+  /** Attached mode: the node carries services (proxy and DNS) in this range. Standalone: absent. */
+  readonly serviceCidr?: string;
+  /** Trouble of the agent's own (the service host's), one line each. */
+  readonly log?: (line: string) => void;
+}
+
 export interface AgentCommandDeps {
   /** Makes the node agent. @default the Docker runtime and the real node agent */
-  readonly createAgent?: (options: { node: string; dataDir: string }) => Promise<ShellAgent>;
+  readonly createAgent?: (options: ShellAgentOptions) => Promise<ShellAgent>;
   /** Aborted to stop. @default aborted by SIGINT or SIGTERM */
   readonly stopSignal?: AbortSignal;
 }
 
 /** The real agent on the local Docker Engine, loaded when used so other commands never load dockerode. */
-async function createRealAgent(options: { node: string; dataDir: string }): Promise<ShellAgent> {
-  const [{ createNodeAgent, defaultHostIp }, { createDockerRuntime }] = await Promise.all([
-    import('../agent/node-agent.js'),
-    import('../agent/docker-runtime.js'),
-  ]);
+async function createRealAgent(options: ShellAgentOptions): Promise<ShellAgent> {
+  const [{ createNodeAgent, defaultHostIp }, { createDockerRuntime }, services] = await Promise.all(
+    [
+      import('../agent/node-agent.js'),
+      import('../agent/docker-runtime.js'),
+      import('../agent/service-host.js'),
+    ],
+  );
   // One host address for both: the status the agent reports and the HOST_IP env pods get.
   const hostIp = defaultHostIp();
-  return createNodeAgent({ runtime: createDockerRuntime({ hostIP: hostIp }), hostIp, ...options });
+  const { node, dataDir, serviceCidr } = options;
+  if (serviceCidr === undefined) {
+    return createNodeAgent({
+      runtime: createDockerRuntime({ hostIP: hostIp }),
+      hostIp,
+      node,
+      dataDir,
+    });
+  }
+  // Attached: pods' name server is the cluster DNS on the default bridge's gateway.
+  const runtime = createDockerRuntime({ hostIP: hostIp, clusterDns: {} });
+  const agent = createNodeAgent({ runtime, hostIp, node, dataDir });
+  return services.withServiceHost(agent, async () =>
+    services.createServiceHost({
+      serviceCidr,
+      dnsHost: await runtime.bridgeGateway(),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    }),
+  );
 }
 
 export function parseNodeLabels(text: string | undefined): Record<string, string> {
@@ -192,6 +228,7 @@ export async function runAgent(
       labels: { type: 'string' },
       'data-dir': { type: 'string' },
       listen: { type: 'string' },
+      'service-cidr': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -253,6 +290,21 @@ export async function runAgent(
       });
     }
   }
+  const serviceCidr = values['service-cidr'] ?? DEFAULT_SERVICE_CIDR;
+  if (values['service-cidr'] !== undefined) {
+    if (values.manifests !== undefined) {
+      throw new BerthError('CLI_USAGE', '--service-cidr needs --server', {
+        hint: 'standalone agents (--manifests) carry no services',
+      });
+    }
+    try {
+      parseCidr(serviceCidr);
+    } catch {
+      throw new BerthError('CLI_USAGE', `--service-cidr ${serviceCidr} is not an IPv4 CIDR`, {
+        hint: `e.g. --service-cidr ${DEFAULT_SERVICE_CIDR}`,
+      });
+    }
+  }
   let manifestDir: string | undefined;
   if (values.manifests !== undefined) {
     // Kept as typed when relative to the process's cwd, so messages show paths in the user's form.
@@ -271,7 +323,13 @@ export async function runAgent(
   const owned = deps.stopSignal === undefined ? processStopSignal() : undefined;
   const stopSignal = deps.stopSignal ?? owned!.signal;
 
-  const agent = await (deps.createAgent ?? createRealAgent)({ node: name, dataDir });
+  const agent = await (deps.createAgent ?? createRealAgent)({
+    node: name,
+    dataDir,
+    ...(server === undefined
+      ? {}
+      : { serviceCidr, log: (line: string) => writeLine(io.stderr, `berth agent: ${line}`) }),
+  });
   await agent.start();
   const cleanups: (() => Promise<void>)[] = [async () => agent.stop()];
   let exitCode: number = EXIT.ok;

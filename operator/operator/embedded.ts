@@ -20,6 +20,7 @@ import { createStoreState } from '../engine/store-state.js';
 import { defaultOperatorDataDir } from '../model/data-dirs.js';
 import { BerthError } from '../model/errors.js';
 import type { Pod } from '../model/generated/types.js';
+import type { ServiceView } from '../services/types.js';
 import { openStore, type Store } from '../store/store.js';
 
 /** What the embedded operator drives of the local node agent (NodeAgent has this shape). */
@@ -32,6 +33,18 @@ export interface LocalAgent {
   stop(): Promise<void>;
   /** `namespace/name` of every pod with a container on the engine (removed ones linger). */
   podsOnEngine(): Promise<ReadonlySet<string>>;
+  /** The services this node carries (its proxy and DNS); agents without them leave it out. */
+  setServices?(services: readonly ServiceView[]): void;
+}
+
+/** What the local agent is made with. */
+export interface LocalAgentOptions {
+  readonly node: string;
+  readonly dataDir: string;
+  /** The range cluster IPs come from (the agent's service proxy). @default DEFAULT_SERVICE_CIDR */
+  readonly serviceCidr?: string;
+  /** Background trouble, one line each. */
+  readonly log?: (line: string) => void;
 }
 
 export interface EmbeddedOperatorOptions {
@@ -40,7 +53,7 @@ export interface EmbeddedOperatorOptions {
   /** @default the host name */
   readonly nodeName: string;
   /** Makes the local agent. @default the Docker runtime and the real node agent */
-  readonly createAgent?: (options: { node: string; dataDir: string }) => Promise<LocalAgent>;
+  readonly createAgent?: (options: LocalAgentOptions) => Promise<LocalAgent>;
   readonly clock?: Clock;
   readonly random?: RandomSource;
   /** Background trouble (agent attachment, engine passes), one line each. */
@@ -55,6 +68,8 @@ export interface EmbeddedOperatorOptions {
   readonly nodeGraceMs?: number;
   /** Silence after which a NotReady node's RC pods are replaced elsewhere. @default 60 s */
   readonly evictionTimeoutMs?: number;
+  /** The range cluster IPs come from, handed to the local agent's service proxy. @default DEFAULT_SERVICE_CIDR */
+  readonly serviceCidr?: string;
   /**
    * Serves every request whose path starts with `/api/` on the endpoint's HTTP server (the
    * node protocol keeps `/v1/nodes/...`). Made once the operator is assembled; until then such
@@ -87,21 +102,34 @@ export interface EmbeddedOperator {
   close(): Promise<void>;
 }
 
-async function createDockerAgent(options: { node: string; dataDir: string }): Promise<LocalAgent> {
+async function createDockerAgent(options: LocalAgentOptions): Promise<LocalAgent> {
   // Loaded when used, so commands that never run pods never load dockerode.
-  const [{ createNodeAgent, defaultHostIp }, { createDockerRuntime }] = await Promise.all([
-    import('../agent/node-agent.js'),
-    import('../agent/docker-runtime.js'),
-  ]);
+  const [{ createNodeAgent, defaultHostIp }, { createDockerRuntime }, services] = await Promise.all(
+    [
+      import('../agent/node-agent.js'),
+      import('../agent/docker-runtime.js'),
+      import('../agent/service-host.js'),
+    ],
+  );
   const hostIp = defaultHostIp();
-  const runtime = createDockerRuntime({ hostIP: hostIp });
-  const agent = createNodeAgent({ runtime, hostIp, ...options });
-  return Object.assign(agent, {
+  // Pods' name server is the cluster DNS on the default bridge's gateway.
+  const runtime = createDockerRuntime({ hostIP: hostIp, clusterDns: {} });
+  const agent = createNodeAgent({ runtime, hostIp, node: options.node, dataDir: options.dataDir });
+  const local = Object.assign(agent, {
     async podsOnEngine(): Promise<ReadonlySet<string>> {
       const containers = await runtime.list(options.node);
       return new Set(containers.map((c) => `${c.podNamespace}/${c.podName}`));
     },
   });
+  const serviceCidr = options.serviceCidr;
+  if (serviceCidr !== undefined) services.checkServiceCidr(serviceCidr);
+  return services.withServiceHost(local, async () =>
+    services.createServiceHost({
+      ...(serviceCidr === undefined ? {} : { serviceCidr }),
+      dnsHost: await runtime.bridgeGateway(),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    }),
+  );
 }
 
 /** Heartbeats come often enough that three missed ones fit in the node grace (at most every 5 s). */
@@ -273,6 +301,8 @@ export async function startEmbeddedOperator(
       const local = await (options.createAgent ?? createDockerAgent)({
         node: nodeName,
         dataDir: path.join(dataDir, 'nodes', nodeName),
+        ...(options.serviceCidr === undefined ? {} : { serviceCidr: options.serviceCidr }),
+        log,
       });
       agent = local;
       await local.start();

@@ -4,6 +4,8 @@ import {
   type PodEnvContext,
   resolveCommandLine,
   resolveContainerEnv,
+  SERVICE_ENV_ANNOTATION,
+  serviceEnvOf,
 } from '../../operator/agent/pod-env.js';
 import type { Container, Pod } from '../../operator/model/generated/types.js';
 
@@ -215,5 +217,84 @@ describe('resolveCommandLine', () => {
   it('empty lists count as not given', () => {
     const { container } = podWith({ command: [], args: [] });
     expect(resolveCommandLine(container, env)).toEqual({ entrypoint: undefined, cmd: undefined });
+  });
+});
+
+describe('service variables from the berth.io/service-env annotation', () => {
+  const serviceEnv = JSON.stringify([
+    { name: 'WEB_SERVICE_HOST', value: '10.96.0.10' },
+    { name: 'WEB_SERVICE_PORT', value: '80' },
+    { name: 'MODE', value: 'from-service' },
+  ]);
+
+  function annotated(annotation: string, container: Partial<Container>) {
+    const { pod, container: full } = podWith(container);
+    pod.metadata.annotations = {
+      ...pod.metadata.annotations,
+      [SERVICE_ENV_ANNOTATION]: annotation,
+    };
+    return { pod, container: full };
+  }
+
+  it('names the annotation berth.io/service-env', () => {
+    expect(SERVICE_ENV_ANNOTATION).toBe('berth.io/service-env');
+  });
+
+  it('puts the service variables first; the container wins on a shared name and may refer to them', () => {
+    const { pod, container } = annotated(serviceEnv, {
+      env: [
+        { name: 'MODE', value: 'mine' },
+        { name: 'WEB_URL', value: 'http://$(WEB_SERVICE_HOST):$(WEB_SERVICE_PORT)/' },
+      ],
+    });
+    expect(resolveContainerEnv(pod, container, context)).toEqual({
+      ok: true,
+      env: [
+        ['WEB_SERVICE_HOST', '10.96.0.10'],
+        ['WEB_SERVICE_PORT', '80'],
+        ['MODE', 'mine'],
+        ['WEB_URL', 'http://10.96.0.10:80/'],
+      ],
+    });
+  });
+
+  it('puts extra variables after the service ones, before the container env', () => {
+    const { pod, container } = annotated(serviceEnv, { env: [{ name: 'X', value: '$(EXTRA)' }] });
+    const result = resolveContainerEnv(pod, container, context, {
+      EXTRA: 'e',
+      MODE: 'extra',
+    });
+    expect(result.ok && result.env).toEqual([
+      ['WEB_SERVICE_HOST', '10.96.0.10'],
+      ['WEB_SERVICE_PORT', '80'],
+      ['MODE', 'extra'],
+      ['EXTRA', 'e'],
+      ['X', 'e'],
+    ]);
+  });
+
+  it.each([
+    ['not JSON', '{oops'],
+    ['not a list', '{"name":"A","value":"1"}'],
+    ['an entry without a value', '[{"name":"A"}]'],
+    ['a number value', '[{"name":"A","value":1}]'],
+    ['an empty name', '[{"name":"","value":"1"}]'],
+    ['null entry', '[null]'],
+  ])('ignores a malformed annotation (%s) and says so to the log', (_what, annotation) => {
+    const { pod, container } = annotated(annotation, { env: [{ name: 'B', value: 'b' }] });
+    const lines: string[] = [];
+    const result = resolveContainerEnv(pod, container, context, {}, (line) => lines.push(line));
+    expect(result).toEqual({ ok: true, env: [['B', 'b']] });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('shop/web-1');
+    expect(lines[0]).toContain(SERVICE_ENV_ANNOTATION);
+    // Without a logger nothing is thrown either.
+    expect(resolveContainerEnv(pod, container, context)).toEqual(result);
+  });
+
+  it('gives nothing for a pod without the annotation, or an empty list', () => {
+    const { pod } = podWith({});
+    expect(serviceEnvOf(pod)).toEqual([]);
+    expect(serviceEnvOf(annotated('[]', {}).pod)).toEqual([]);
   });
 });
