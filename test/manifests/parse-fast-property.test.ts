@@ -559,8 +559,10 @@ describe('readYamlFast against the full reader (fast-check)', () => {
       }),
       { numRuns: 2000 },
     );
-    // The property means little if the fast path steps aside everywhere.
-    expect(fast).toBeGreaterThan(runs * 0.25);
+    // The property means little if the fast path steps aside everywhere. It reads about 27%
+    // of these files, so a bound at 25% failed about one run in fifty (seeds 38, 138, 147,
+    // 198, 276 and 285 of 1..300); 20% is over seven standard deviations below that rate.
+    expect(fast).toBeGreaterThan(runs * 0.2);
   });
 
   it('on the same files with a small edit (often invalid or outside the subset): steps aside or agrees', () => {
