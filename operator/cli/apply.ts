@@ -47,6 +47,8 @@ ${SOURCE_FLAGS_HELP}
                           (@default $XDG_DATA_HOME/berth/operator, else ~/.local/share/berth/operator)
       --node-name NAME    this host's node name, embedded operator only
                           (@default the host name, or $BERTH_NODE_NAME)
+      --service-cidr CIDR where cluster IPs come from, embedded operator only
+                          (@default 10.96.0.0/16; keep it the same on every run)
   -h, --help              show this help
 
 Exit status: 0 all pods ready (or --no-wait), 1 not ready at the timeout (the reasons are
@@ -99,6 +101,7 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
       token: { type: 'string' },
       'data-dir': { type: 'string' },
       'node-name': { type: 'string' },
+      'service-cidr': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -146,6 +149,7 @@ export async function runApply(argv: readonly string[], io: CliIo, deps: ApplyDe
       : await (await import('../operator/embedded-session.js')).openEmbeddedSession({
           nodeName,
           dataDir,
+          ...(values['service-cidr'] === undefined ? {} : { serviceCidr: values['service-cidr'] }),
           log: (line) => writeLine(io.stderr, `berth apply: ${line}`),
           nodeReadyTimeoutMs: NODE_REGISTER_TIMEOUT_MS,
           onNodeNotReady: (node) =>

@@ -33,6 +33,8 @@ Options:
       --eviction-timeout DURATION
                                 silence after which a NotReady node's ReplicationController
                                 pods are replaced on other nodes (@default 60s)
+      --service-cidr CIDR       where services' cluster IPs come from; agents on other hosts
+                                take the same --service-cidr (@default 10.96.0.0/16)
   -h, --help                    show this help
 
 The token agents and clients give is in DATA_DIR/token (made with mode 0600 on first start,
@@ -60,6 +62,7 @@ export async function runServe(
       'node-name': { type: 'string' },
       'node-grace': { type: 'string' },
       'eviction-timeout': { type: 'string' },
+      'service-cidr': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -107,6 +110,7 @@ export async function runServe(
       localAgent: values['no-agent'] !== true,
       ...(nodeGraceMs === undefined ? {} : { nodeGraceMs }),
       ...(evictionTimeoutMs === undefined ? {} : { evictionTimeoutMs }),
+      ...(values['service-cidr'] === undefined ? {} : { serviceCidr: values['service-cidr'] }),
       log: (line) => writeLine(io.stderr, `berth serve: ${line}`),
     });
     try {

@@ -21,6 +21,7 @@ import { defaultOperatorDataDir } from '../model/data-dirs.js';
 import { BerthError } from '../model/errors.js';
 import type { Pod } from '../model/generated/types.js';
 import type { ServiceView } from '../services/types.js';
+import { DEFAULT_ALLOCATION_OPTIONS } from '../services/views.js';
 import { openStore, type Store } from '../store/store.js';
 
 /** What the embedded operator drives of the local node agent (NodeAgent has this shape). */
@@ -293,6 +294,9 @@ export async function startEmbeddedOperator(
       ...(options.evictionTimeoutMs === undefined
         ? {}
         : { evictionTimeoutMs: options.evictionTimeoutMs }),
+      ...(serviceCidr === undefined
+        ? {}
+        : { allocation: { ...DEFAULT_ALLOCATION_OPTIONS, serviceCidr } }),
       onError: (error) => log(`reconcile failed: ${String(error)}`),
     });
 
