@@ -294,9 +294,9 @@ export async function startEmbeddedOperator(
       ...(options.evictionTimeoutMs === undefined
         ? {}
         : { evictionTimeoutMs: options.evictionTimeoutMs }),
-      ...(serviceCidr === undefined
+      ...(options.serviceCidr === undefined
         ? {}
-        : { allocation: { ...DEFAULT_ALLOCATION_OPTIONS, serviceCidr } }),
+        : { allocation: { ...DEFAULT_ALLOCATION_OPTIONS, serviceCidr: options.serviceCidr } }),
       onError: (error) => log(`reconcile failed: ${String(error)}`),
     });
 
