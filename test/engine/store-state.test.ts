@@ -205,7 +205,7 @@ describe('store-backed engine state', () => {
     expect(restarted?.pod.status?.containerStatuses?.[0]?.restartCount).toBe(3);
   });
 
-  it('keeps the services\' allocations: claims, moves and releases in the store', () => {
+  it("keeps the services' allocations: claims, moves and releases in the store", () => {
     const handle = tempStore();
     const state = createStoreState(handle.store, { now: () => '2026-01-01T00:00:00.000Z' });
     const web = { kind: 'clusterIP' as const, owner: 'Service/default/web', value: '10.96.0.2' };
