@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -205,6 +206,16 @@ describe('git server: push, clone, fetch', () => {
 
     const dumb = await fetch(`${fixture.origin}/git/nothing.git/objects/info/packs`);
     expect(dumb.status).toBe(404);
+  });
+
+  it('streams a push larger than git posts in one piece (chunked) and clones it back', async () => {
+    const fixture = await start();
+    const big = randomBytes(3 * 1024 * 1024).toString('base64');
+    const work = workTree(fixture, 'work', { 'big.txt': big });
+    await gitAsync(work, 'push', fixture.url('large'), 'main');
+    const clone = path.join(fixture.dir, 'clone');
+    await gitAsync(fixture.dir, 'clone', '-q', fixture.url('large', null), clone);
+    expect(readFileSync(path.join(clone, 'big.txt'), 'utf8')).toBe(big);
   });
 
   it('takes a gzip request body', async () => {
