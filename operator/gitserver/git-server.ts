@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { ApiFailure, pathSegments, sendFailure } from '../api/http.js';
+import { checkAppName } from '../operator/sync-app.js';
 import {
   type HookAnswer,
   type HookCall,
@@ -74,7 +75,7 @@ export interface GitServerOptions {
 export interface GitServer {
   /** Serves a request whose path starts with `/git/`; anything else is 404. */
   handle(request: IncomingMessage, response: ServerResponse): void;
-  /** The bare repository of `app` (it may not exist yet). */
+  /** The bare repository of `app` (it may not exist yet); BerthError APP_NAME_INVALID for a bad name. */
   repoPath(app: string): string;
 }
 
@@ -257,7 +258,10 @@ export function createGitServer(options: GitServerOptions): GitServer {
         else response.destroy();
       });
     },
-    repoPath: (app) => repoPathOf(reposDir, app),
+    repoPath(app) {
+      checkAppName(app);
+      return repoPathOf(reposDir, app);
+    },
   };
 }
 

@@ -73,7 +73,8 @@ if (!url || !secret || !app) {
         let answer;
         try { answer = JSON.parse(text); } catch { answer = undefined; }
         if (response.statusCode !== 200 || !answer || !Array.isArray(answer.lines)) {
-          unreachable('it answered ' + response.statusCode);
+          const why = answer && answer.error && answer.error.message;
+          unreachable('it answered ' + response.statusCode + (why ? ': ' + why : ''));
           return;
         }
         finish(answer.lines.map(String), answer.ok === true);

@@ -204,6 +204,8 @@ describe('git server: push, clone, fetch', () => {
     await gitFails(work, 'push', fixture.url('Bad_Name'), 'main');
     expect(existsSync(path.join(fixture.dir, 'repos', 'Bad_Name.git'))).toBe(false);
 
+    expect(() => fixture.git.repoPath('../etc')).toThrow(/not a valid app name/);
+
     const dumb = await fetch(`${fixture.origin}/git/nothing.git/objects/info/packs`);
     expect(dumb.status).toBe(404);
   });
