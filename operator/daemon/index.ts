@@ -1,0 +1,26 @@
+export {
+  type AppConfig,
+  type AppsConfig,
+  type ConfigProblem,
+  type ConfigProblemCode,
+  DEFAULT_INTERVAL_MS,
+  formatConfigProblem,
+  type ParsedAppsConfig,
+  parseAppsConfig,
+  type WebhookConfig,
+} from './config.js';
+export {
+  createWebhookHandler,
+  matchApps,
+  normalizeRepoUrl,
+  type PushEvent,
+  pushEventOf,
+  verifyWebhook,
+  WEBHOOK_MAX_BODY_BYTES,
+  type WebhookHandlerOptions,
+  type WebhookHeaders,
+  type WebhookOutcome,
+  type WebhookProvider,
+  type WebhookPush,
+  type WebhookVerdict,
+} from './webhook.js';
