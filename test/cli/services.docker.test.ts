@@ -450,29 +450,36 @@ describe('services through berth serve on Docker', () => {
     const samples: Sample[] = [];
     await exec(target, 'rm /www/ready');
     const unreadyAt = Date.now();
-    // Out: 40 answers in a row from the others.
-    await waitFor(
-      async () => {
-        samples.push({ at: Date.now(), result: await fromHost(ip, 80) });
-        const recent = samples.slice(-40);
-        return (
-          recent.length === 40 &&
-          recent.every(({ result }) => typeof result !== 'string' && result.pod !== target)
-        );
-      },
-      `${target} out of rotation`,
-      20_000,
-    );
-    expect(samples.filter(({ result }) => typeof result === 'string')).toEqual([]);
-    const lastSeen = samples
-      .filter(({ result }) => typeof result !== 'string' && result.pod === target)
-      .at(-1);
-    const outAfterMs = lastSeen === undefined ? 0 : lastSeen.at - unreadyAt;
-    console.log(`unready backend ${target}: last answer ${outAfterMs} ms after /www/ready went`);
-    expect(outAfterMs).toBeLessThan(3_000);
-    expect((await backendPods()).find((p) => p.name === target)?.ready).toBe(false);
-
-    await exec(target, 'touch /www/ready');
+    try {
+      // Out: 40 answers in a row from the others.
+      await waitFor(
+        async () => {
+          samples.push({ at: Date.now(), result: await fromHost(ip, 80) });
+          const recent = samples.slice(-40);
+          return (
+            recent.length === 40 &&
+            recent.every(({ result }) => typeof result !== 'string' && result.pod !== target)
+          );
+        },
+        `${target} out of rotation`,
+        20_000,
+      );
+      expect(samples.filter(({ result }) => typeof result === 'string')).toEqual([]);
+      const lastSeen = samples
+        .filter(({ result }) => typeof result !== 'string' && result.pod === target)
+        .at(-1);
+      const outAfterMs = lastSeen === undefined ? 0 : lastSeen.at - unreadyAt;
+      console.log(`unready backend ${target}: last answer ${outAfterMs} ms after /www/ready went`);
+      expect(outAfterMs).toBeLessThan(3_000);
+      expect((await backendPods()).find((p) => p.name === target)?.ready).toBe(false);
+    } catch (error) {
+      // What the connections got, to tell a slow endpoint update from broken service rules.
+      const got = samples.map(({ result }) => (typeof result === 'string' ? result : result.pod));
+      throw new Error(`${String(error)}; answers: ${got.join(' ')}`, { cause: error });
+    } finally {
+      // Ready again (also when the test failed, so the tests after it find three backends).
+      await exec(target, 'touch /www/ready');
+    }
     const readyAt = Date.now();
     await waitFor(async () => {
       const answer = await fromHost(ip, 80);
