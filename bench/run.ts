@@ -4,6 +4,7 @@ import { benchManifestLoad } from './manifest-load.js';
 import { benchOperatorMemory } from './operator-memory.js';
 import { benchPlan } from './plan.js';
 import { benchScheduler } from './scheduler.js';
+import { benchServices } from './services.js';
 import { benchSwarm } from './swarm.js';
 
 const verdicts = [
@@ -13,6 +14,7 @@ const verdicts = [
   ...(await benchOperatorMemory()),
   ...(await benchAgent()),
   ...(await benchSwarm()),
+  ...(await benchServices()),
 ];
 const missed = verdicts.filter((v) => !v.met);
 console.log(`\n${verdicts.length - missed.length} of ${verdicts.length} targets met`);
