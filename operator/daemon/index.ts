@@ -10,6 +10,32 @@ export {
   type WebhookConfig,
 } from './config.js';
 export {
+  type AppSettings,
+  type AppSpec,
+  type AppsController,
+  type AppsControllerOptions,
+  createAppsController,
+  HOSTED_SCHEME,
+  INTERVAL_JITTER,
+  jitteredMs,
+  LOCAL_RECHECK_MS,
+  RETRY_BASE_MS,
+  RETRY_MAX_MS,
+  retryDelayMs,
+} from './controller.js';
+export {
+  type AppliedCommit,
+  type AppStatus,
+  appHealth,
+  type HealthInput,
+  type HealthState,
+  type PodHealthInput,
+  podsHealth,
+  podsOfApp,
+  type SyncState,
+  shortSha,
+} from './status.js';
+export {
   createWebhookHandler,
   matchApps,
   normalizeRepoUrl,

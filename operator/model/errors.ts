@@ -40,6 +40,12 @@ export type BerthErrorCode =
   | 'APP_NAME_INVALID'
   /** The app is already applied from another source. */
   | 'APP_SOURCE_CONFLICT'
+  /** No app of that name is kept in sync. */
+  | 'APP_NOT_FOUND'
+  /** An app's source is of a kind this operator cannot read (e.g. hosted, with no git host). */
+  | 'APP_SOURCE_UNSUPPORTED'
+  /** The apps config file (berth.yaml) has problems. */
+  | 'CONFIG_INVALID'
   /** No operator answers where one was expected (server.json, --server, BERTH_SERVER). */
   | 'SERVER_UNREACHABLE'
   /** The operator server could not listen on its address. */
