@@ -19,7 +19,10 @@ export const SERVE_HELP = `Usage: berth serve [options]
 Run the operator as a server: it keeps the store in its data dir, places pods on the nodes
 whose agents attach to it (berth agent --server URL --token-file DATA_DIR/token), and answers
 berth apply, diff and get, which find it through DATA_DIR/server.json, --server or
-$BERTH_SERVER. Stopping it (SIGINT, SIGTERM) leaves every pod running.
+$BERTH_SERVER. It keeps every app in sync with git: apps of the --config file, apps pushed to
+http://HOST:PORT/git/<app>.git (the token is the password; a push to a new name makes the app),
+and webhooks at POST /api/v1/webhook wake https apps at once. Stopping it (SIGINT, SIGTERM)
+leaves every pod running.
 
 Options:
       --listen HOST:PORT        where agents and clients reach it; port 0 picks a free port
@@ -27,6 +30,9 @@ Options:
       --data-dir DIR            store, lock, token and server.json
                                 (@default $XDG_DATA_HOME/berth/operator, else
                                 ~/.local/share/berth/operator)
+      --config FILE             the apps to keep in sync and the webhook secret (berth.yaml);
+                                re-read when it changes (a file with problems is reported and
+                                the running apps stay as they are)
       --no-agent                run no node agent in this process (nodes are remote agents only)
       --node-name NAME          this host's node name (@default the host name, or $BERTH_NODE_NAME)
       --node-grace DURATION     silence after which a node is NotReady (e.g. 40s) (@default 40s)
@@ -58,6 +64,7 @@ export async function runServe(
     options: {
       listen: { type: 'string' },
       'data-dir': { type: 'string' },
+      config: { type: 'string' },
       'no-agent': { type: 'boolean' },
       'node-name': { type: 'string' },
       'node-grace': { type: 'string' },
@@ -108,6 +115,7 @@ export async function runServe(
       listen,
       nodeName,
       localAgent: values['no-agent'] !== true,
+      ...(values.config === undefined ? {} : { configFile: path.resolve(io.cwd, values.config) }),
       ...(nodeGraceMs === undefined ? {} : { nodeGraceMs }),
       ...(evictionTimeoutMs === undefined ? {} : { evictionTimeoutMs }),
       ...(values['service-cidr'] === undefined ? {} : { serviceCidr: values['service-cidr'] }),

@@ -24,6 +24,13 @@ export {
   retryDelayMs,
 } from './controller.js';
 export {
+  branchOf,
+  createPushDeploy,
+  formatPlanSummary,
+  type PushDeploy,
+  type PushDeployOptions,
+} from './push.js';
+export {
   type AppliedCommit,
   type AppStatus,
   appHealth,

@@ -72,8 +72,8 @@ export interface EmbeddedOperatorOptions {
   /** The range cluster IPs come from, handed to the local agent's service proxy. @default DEFAULT_SERVICE_CIDR */
   readonly serviceCidr?: string;
   /**
-   * Serves every request whose path starts with `/api/` on the endpoint's HTTP server (the
-   * node protocol keeps `/v1/nodes/...`). Made once the operator is assembled; until then such
+   * Serves every request whose path starts with `/api/` or `/git/` on the endpoint's HTTP
+   * server (the node protocol keeps `/v1/nodes/...`). Made once the operator is assembled; until then such
    * requests are answered 503.
    */
   readonly handler?: (operator: EmbeddedOperator) => RequestHandler;
@@ -138,7 +138,7 @@ export function heartbeatIntervalFor(nodeGraceMs: number): number {
   return Math.min(5, Math.max(0.2, nodeGraceMs / 3000));
 }
 
-/** Serves `/api/...` with the handler (once there is one) and everything else with the endpoint. */
+/** Serves `/api/...` and `/git/...` with the handler (once there is one), the rest with the endpoint. */
 async function listenHttp(
   endpoint: NodeEndpoint,
   api: () => RequestHandler | undefined,
@@ -147,7 +147,13 @@ async function listenHttp(
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     const url = request.url ?? '/';
-    if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?')) {
+    if (
+      url === '/api' ||
+      url.startsWith('/api/') ||
+      url.startsWith('/api?') ||
+      url === '/git' ||
+      url.startsWith('/git/')
+    ) {
       const handler = api();
       if (handler !== undefined) {
         handler(request, response);
