@@ -625,8 +625,9 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
   return {
     start() {
       if (started || stopped) return;
-      started = true;
+      // Workers are made first, then started once each.
       reconcileWorkers();
+      started = true;
       for (const worker of workers.values()) {
         void startWatch(worker).catch((error: unknown) =>
           log(`app ${worker.spec.name}: cannot watch: ${messageOf(error)}`),

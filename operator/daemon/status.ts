@@ -4,7 +4,7 @@
  * that does not validate or pods that fail is Degraded, a tracked branch that is gone or
  * nothing applied yet is Missing.
  */
-import type { PodStatusReport } from '../agent/lifecycle/status-types.js';
+import type { ContainerStatusReport, PodStatusReport } from '../agent/lifecycle/status-types.js';
 import type { Pod } from '../model/generated/types.js';
 
 export type SyncState = 'Synced' | 'OutOfSync' | 'Syncing' | 'Failed';
@@ -101,7 +101,9 @@ function podFailure(pod: PodHealthInput): string | undefined {
     if (/^Failed|Error/.test(status.reason)) return `pod ${pod.key}: ${status.reason}`;
   }
   for (const container of status.containerStatuses ?? []) {
-    const waiting = container.state.waiting?.reason;
+    // Read from stored JSON: an agent of another version may leave parts out.
+    const state = container.state as ContainerStatusReport['state'] | undefined;
+    const waiting = state?.waiting?.reason;
     if (waiting !== undefined && FAILING_REASONS.has(waiting)) {
       return `pod ${pod.key} container ${container.name}: ${waiting}`;
     }
@@ -113,7 +115,7 @@ function podReady(pod: PodHealthInput): boolean {
   const status = pod.status;
   if (status === undefined) return false;
   if (status.phase === 'Succeeded') return pod.restartPolicy !== 'Always';
-  return status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  return (status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** Health from the app's pods: failed ones Degraded, some not ready Progressing, else Healthy. */
