@@ -653,6 +653,15 @@ export async function benchServices(): Promise<Verdict[]> {
     if (direct === undefined || solo === undefined) throw new Error('bench: no backend IP');
     const clientId = await cluster.container('bench-client');
     const pid = (await client.getContainer(clientId).inspect()).State.Pid;
+    // The proxy's rules may trail the pods' readiness: wait until both services answer.
+    // Another agent's proxy on this host rewrites the same chains: run the bench alone.
+    for (const service of [ip, soloIp]) {
+      await until(`${service}:80 answering from the client pod`, async () =>
+        (await inPod(pid, 'curl', ['-sS', '-m', '2', `http://${service}/`]).catch(() => '')) !== ''
+          ? true
+          : undefined,
+      );
+    }
 
     // 1. small requests: the service of 3 against one of its pods, keep-alive as wrk asks
     // and a new connection per request; then the control, the one-pod service against its pod.
