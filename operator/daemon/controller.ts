@@ -431,6 +431,14 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
       ignored: (file: string) => !refPathWanted(gitdir, file),
     });
     watcher.on('all', () => schedule(worker));
+    // git moves a ref into place with a rename; chokidar's per-file watcher can miss a second
+    // rename soon after the first, but the folder's own watcher sees every one.
+    watcher.on('raw', (_event, name, details) => {
+      const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+      if (typeof watched !== 'string' || typeof name !== 'string' || name === '') return;
+      const full = path.basename(watched) === name ? watched : path.join(watched, name);
+      if (refPathWanted(gitdir, full)) schedule(worker);
+    });
     watcher.on('error', (error) =>
       log(`app ${worker.spec.name}: watching ${gitdir}: ${messageOf(error)}`),
     );

@@ -67,6 +67,8 @@ function harness(
     clock: options.clock ?? systemClock,
     random: () => 0.5,
     watchLocal: options.watchLocal ?? true,
+    // The refs' watch alone must see every change: the backstop look comes too late to pass.
+    localRecheckMs: 10 * 60_000,
     log: (line) => process.env.DEBUG_CONTROLLER && console.log(line),
     sync: (request): SyncResponse => {
       syncs.push(request);
