@@ -12,6 +12,7 @@
  * sync that throws is retried with backoff (5 s doubling to 5 min) on the same commit, forever;
  * a tracked branch that disappears keeps the last applied state (Missing).
  */
+import { createHash } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
@@ -24,7 +25,7 @@ import { formatProblem } from '../model/problem.js';
 import type { SyncRequest, SyncResponse } from '../operator/session.js';
 import { checkAppName } from '../operator/sync-app.js';
 import type { SourceReader } from '../source/types.js';
-import { hasUrlScheme } from '../source/url.js';
+import { checkSourceUrl, DEFAULT_CACHE_DIR, hasUrlScheme } from '../source/url.js';
 import type { AppRecord, Store } from '../store/store.js';
 import type { AppConfig } from './config.js';
 import { DEFAULT_INTERVAL_MS } from './config.js';
@@ -254,9 +255,15 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
   };
 
   const commitMessage = async (worker: Worker, commit: string): Promise<string> => {
-    if (worker.kind === 'url') return '';
     try {
-      const gitdir = await gitDirOf(worker.location);
+      // A URL's commits are in the reader's cache, one folder per URL (as UrlFetcher keeps it).
+      const gitdir =
+        worker.kind === 'url'
+          ? path.join(
+              options.cacheDir ?? DEFAULT_CACHE_DIR,
+              createHash('sha256').update(checkSourceUrl(worker.location).href).digest('hex'),
+            )
+          : await gitDirOf(worker.location);
       const read = await git.readCommit({ fs, gitdir, oid: commit });
       return read.commit.message.split('\n')[0] ?? '';
     } catch {

@@ -47,6 +47,8 @@ export const SERVER_RECORD_FILE = 'server.json';
 export const TOKEN_FILE = 'token';
 /** Below the data dir: the bare repositories of pushed apps. */
 export const REPOS_DIR = 'git';
+/** Below the data dir: where https apps are fetched. */
+export const SOURCES_DIR = 'sources';
 /** The webhook receiver's path (before the operator API sees `/api/`). */
 export const WEBHOOK_PATH = '/api/v1/webhook';
 
@@ -159,12 +161,15 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
       const now = () => new Date(options.clock?.now() ?? Date.now()).toISOString();
       const sync = (request: Parameters<typeof syncApp>[1]) =>
         syncApp({ store: running.store, engine: running.engine, now }, request);
-      const sources = createSourceReader();
+      // https apps are fetched into the data dir: the daemon's caches go with its state.
+      const cacheDir = path.join(dataDir, SOURCES_DIR);
+      const sources = createSourceReader({ cacheDir });
       const apps = createAppsController({
         store: running.store,
         sync,
         sources,
         reposDir,
+        cacheDir,
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         watchLocal: watching,
         log,

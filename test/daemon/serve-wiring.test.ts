@@ -125,7 +125,10 @@ describe('berth serve: config apps, webhooks and the git route', () => {
       () => running.apps.status('shop')?.lastApplied?.commit === second,
       'the webhook synced the new commit',
     );
-    expect(running.apps.status('shop')?.sync).toBe('Synced');
+    expect(running.apps.status('shop')).toMatchObject({
+      sync: 'Synced',
+      lastApplied: { commit: second, message: 'b' },
+    });
     expect(running.operator.store.inventory('shop').map((e) => e.key)).toEqual([
       'Pod/default/a',
       'Pod/default/b',
