@@ -84,6 +84,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    description: 'events: what the operator saw and did (drift put back, syncs, evictions)',
+    sql: `
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL CHECK (type IN ('Normal', 'Warning')),
+        reason TEXT NOT NULL,
+        object TEXT NOT NULL,
+        app TEXT,
+        node TEXT,
+        message TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX events_by_app ON events (app, id);
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database): number {

@@ -59,6 +59,20 @@ export interface NodeRecord {
   readonly lastHeartbeat?: string;
 }
 
+/** Something the operator saw or did, as Kubernetes' events: `kubectl get events` columns. */
+export interface EventRecord {
+  readonly id: number;
+  readonly at: string;
+  readonly type: 'Normal' | 'Warning';
+  /** One CamelCase word: DriftRepaired, Synced, SyncFailed, Evicted, ... */
+  readonly reason: string;
+  /** `pod/web-x7k2p`, `app/guestbook`, `node/n1`. */
+  readonly object: string;
+  readonly app?: string;
+  readonly node?: string;
+  readonly message: string;
+}
+
 /** A named source: its inventory, history and settings go by this name. */
 export interface AppRecord {
   readonly name: string;
@@ -153,6 +167,14 @@ export interface Store {
    * Runs `work` as one transaction: the store calls inside it commit together or not at all.
    */
   transaction<T>(work: () => T): T;
+
+  /**
+   * Records an event; keeps the newest `EVENTS_KEPT` (older ones are dropped in the same
+   * transaction). Returns it as stored.
+   */
+  addEvent(event: Omit<EventRecord, 'id'>): EventRecord;
+  /** Newest first; only the app's when given. */
+  events(options?: { readonly app?: string; readonly limit?: number }): readonly EventRecord[];
 
   /** Creates or updates the app (createdAt is kept on update). */
   putApp(app: Omit<AppRecord, 'createdAt' | 'updatedAt'>, at: string): AppRecord;
@@ -252,6 +274,33 @@ interface AllocationRow {
   value: string;
   owner: string;
   allocated_at: string;
+}
+
+interface EventRow {
+  id: number;
+  at: string;
+  type: string;
+  reason: string;
+  object: string;
+  app: string | null;
+  node: string | null;
+  message: string;
+}
+
+/** How many events the store keeps. */
+export const EVENTS_KEPT = 10_000;
+
+function toEventRecord(row: EventRow): EventRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    type: row.type === 'Warning' ? 'Warning' : 'Normal',
+    reason: row.reason,
+    object: row.object,
+    ...(row.app === null ? {} : { app: row.app }),
+    ...(row.node === null ? {} : { node: row.node }),
+    message: row.message,
+  };
 }
 
 interface AppRow {
@@ -423,6 +472,13 @@ function createStore(
        version = pod_assignments.version + 1`,
     ),
     removeAssignment: db.prepare('DELETE FROM pod_assignments WHERE pod_key = ?'),
+    addEvent: db.prepare(
+      'INSERT INTO events (at, type, reason, object, app, node, message) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    event: db.prepare('SELECT * FROM events WHERE id = ?'),
+    trimEvents: db.prepare('DELETE FROM events WHERE id <= ?'),
+    events: db.prepare('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
+    eventsOfApp: db.prepare('SELECT * FROM events WHERE app = ? ORDER BY id DESC LIMIT ?'),
     putApp: db.prepare(
       `INSERT INTO apps (name, source, settings_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET source = excluded.source,
@@ -457,6 +513,33 @@ function createStore(
     dataDir,
     databasePath,
 
+    addEvent: (event) =>
+      guarded('record an event', () =>
+        inTransaction(() => {
+          const id = Number(
+            statements.addEvent.run(
+              event.at,
+              event.type,
+              event.reason,
+              event.object,
+              event.app ?? null,
+              event.node ?? null,
+              event.message,
+            ).lastInsertRowid,
+          );
+          if (id > EVENTS_KEPT) statements.trimEvents.run(id - EVENTS_KEPT);
+          return toEventRecord(statements.event.get(id) as EventRow);
+        }),
+      ),
+    events: (options = {}) =>
+      guarded('read the events', () => {
+        const limit = Math.max(0, Math.trunc(options.limit ?? 100));
+        const rows =
+          options.app === undefined
+            ? statements.events.all(limit)
+            : statements.eventsOfApp.all(options.app, limit);
+        return (rows as EventRow[]).map(toEventRecord);
+      }),
     putApp: (app, at) =>
       guarded('record the app', () =>
         inTransaction(() => {

@@ -50,6 +50,7 @@ describe('migrations', () => {
     expect(tables()).toEqual([
       'allocations',
       'apps',
+      'events',
       'inventory',
       'nodes',
       'pod_assignments',

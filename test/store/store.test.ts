@@ -129,6 +129,37 @@ describe('transaction', () => {
   });
 });
 
+describe('events', () => {
+  it('records events newest first, per app, and keeps them across a reopen', () => {
+    const first = store.addEvent({
+      at: T0,
+      type: 'Warning',
+      reason: 'DriftRepaired',
+      object: 'pod/web-abcde',
+      app: 'shop',
+      node: 'n1',
+      message: 'container main was removed by hand; started again',
+    });
+    expect(first).toMatchObject({ id: 1, app: 'shop', node: 'n1', type: 'Warning' });
+    store.addEvent({
+      at: T1,
+      type: 'Normal',
+      reason: 'Synced',
+      object: 'app/blog',
+      app: 'blog',
+      message: 'ok',
+    });
+    expect(
+      reopen()
+        .events()
+        .map((e) => e.reason),
+    ).toEqual(['Synced', 'DriftRepaired']);
+    expect(store.events({ app: 'shop' }).map((e) => e.object)).toEqual(['pod/web-abcde']);
+    expect(store.events({ limit: 1 })).toHaveLength(1);
+    expect(store.events()[0]).not.toHaveProperty('node');
+  });
+});
+
 describe('apps', () => {
   it('records an app with its source and settings, keeps createdAt on update, removes it', () => {
     const first = store.putApp(
