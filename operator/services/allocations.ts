@@ -23,6 +23,7 @@
 
 import { BerthError } from '../model/errors.js';
 import type { Service } from '../model/generated/types.js';
+import { formatIPv4, parseIPv4 } from '../model/ipv4.js';
 import type { Origin } from '../model/problem.js';
 import { clusterIPCandidates } from '../store/ranges.js';
 import type { Allocation, AllocationKind } from '../store/store.js';
@@ -90,23 +91,6 @@ export function formatAllocationProblem(problem: AllocationProblem): string {
 
 function serviceName(key: string): string {
   return key.startsWith('Service/') ? key.slice('Service/'.length) : key;
-}
-
-function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
-}
-
-function formatIPv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }
 
 interface IPRange {

@@ -3,6 +3,8 @@
  * order. Generators, so a large range costs nothing until it is walked.
  */
 
+import { formatIPv4, parseIPv4 } from '../model/ipv4.js';
+
 /** Kubernetes' default node port range. */
 export const DEFAULT_NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 
@@ -10,23 +12,6 @@ export function* nodePortCandidates(
   range: { readonly min: number; readonly max: number } = DEFAULT_NODE_PORT_RANGE,
 ): Generator<string> {
   for (let port = range.min; port <= range.max; port++) yield String(port);
-}
-
-function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
-}
-
-function formatIPv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }
 
 /**

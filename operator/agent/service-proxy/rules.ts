@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseIPv4 } from '../../model/ipv4.js';
 import type { EndpointView, ServicePortView, ServiceView } from '../../services/types.js';
 
 /**
@@ -329,18 +330,8 @@ export function cidrsOverlap(a: string, b: string): boolean {
   return (x.network & mask) >>> 0 === (y.network & mask) >>> 0;
 }
 
-export function ipv4ToNumber(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
-}
+/** An IPv4 address as a number (undefined when it is none). */
+export const ipv4ToNumber = parseIPv4;
 
 function inCidr(ip: string, range: { network: number; bits: number }): boolean {
   const value = ipv4ToNumber(ip);
