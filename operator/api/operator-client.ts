@@ -4,6 +4,7 @@
  * answers, API_UNAUTHORIZED for a wrong token, and the server's own errors with its code,
  * message and hint.
  */
+import type { AppStatus } from '../daemon/status.js';
 import { BerthError, type BerthErrorCode } from '../model/errors.js';
 import type {
   OperatorReadout,
@@ -11,7 +12,9 @@ import type {
   SyncRequest,
   SyncResponse,
 } from '../operator/session.js';
+import type { EventRecord, SyncRecord } from '../store/store.js';
 import { isRecord } from './http.js';
+import type { AppAddRequest } from './operator-api.js';
 
 export interface OperatorServerAddress {
   /** The server's base URL, e.g. `http://127.0.0.1:7070`. */
@@ -50,7 +53,10 @@ export async function probeOperatorServer(
   }
 }
 
-export function connectOperatorServer(address: OperatorServerAddress): OperatorSession {
+/** One API call: the parsed JSON answer, or the BerthError the server (or the network) gave. */
+type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
+
+function apiCaller(address: OperatorServerAddress): { base: string; call: ApiCall } {
   const base = address.url.replace(/\/+$/, '');
   const timeoutMs = address.timeoutMs ?? 120_000;
 
@@ -109,6 +115,11 @@ export function connectOperatorServer(address: OperatorServerAddress): OperatorS
       retry: response.status >= 500,
     });
   }
+  return { base, call };
+}
+
+export function connectOperatorServer(address: OperatorServerAddress): OperatorSession {
+  const { base, call } = apiCaller(address);
 
   function expectRecord(value: unknown, what: string): Record<string, unknown> {
     if (!isRecord(value)) {
@@ -137,5 +148,83 @@ export function connectOperatorServer(address: OperatorServerAddress): OperatorS
     },
     // Nothing is held between calls.
     async close(): Promise<void> {},
+  };
+}
+
+/** The daemon's API (`berth serve`): apps, their status and history, and events. */
+export interface DaemonClient {
+  readonly where: string;
+  apps(): Promise<AppStatus[]>;
+  app(name: string): Promise<AppStatus>;
+  addApp(request: AppAddRequest): Promise<AppStatus>;
+  removeApp(name: string): Promise<void>;
+  pin(name: string, commit: string): Promise<AppStatus>;
+  unpin(name: string): Promise<AppStatus>;
+  /** Runs the app's worker at once. */
+  syncApp(name: string): Promise<void>;
+  /** Newest first. */
+  history(name: string, limit?: number): Promise<SyncRecord[]>;
+  /** Newest first. */
+  events(options?: { readonly app?: string; readonly limit?: number }): Promise<EventRecord[]>;
+}
+
+export function connectDaemon(address: OperatorServerAddress): DaemonClient {
+  const { base, call } = apiCaller(address);
+  const app = (name: string): string => `/api/v1/apps/${encodeURIComponent(name)}`;
+  const list = <T>(value: unknown, what: string): T[] => {
+    if (!Array.isArray(value)) {
+      throw new BerthError('API_BAD_RESPONSE', `the operator at ${base} sent no ${what}`);
+    }
+    return value as T[];
+  };
+  const status = (value: unknown): AppStatus => {
+    if (!isRecord(value) || typeof value.name !== 'string' || typeof value.sync !== 'string') {
+      throw new BerthError('API_BAD_RESPONSE', `the operator at ${base} sent no app status`);
+    }
+    return value as unknown as AppStatus;
+  };
+  const query = (entries: Record<string, string | number | undefined>): string => {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(entries)) {
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const text = params.toString();
+    return text === '' ? '' : `?${text}`;
+  };
+  return {
+    where: base,
+    async apps() {
+      return list<unknown>(await call('GET', '/api/v1/apps'), 'apps').map(status);
+    },
+    async app(name) {
+      return status(await call('GET', app(name)));
+    },
+    async addApp(request) {
+      return status(await call('POST', '/api/v1/apps', request));
+    },
+    async removeApp(name) {
+      await call('DELETE', app(name));
+    },
+    async pin(name, commit) {
+      return status(await call('POST', `${app(name)}/pin`, { commit }));
+    },
+    async unpin(name) {
+      return status(await call('POST', `${app(name)}/unpin`));
+    },
+    async syncApp(name) {
+      await call('POST', `${app(name)}/sync`);
+    },
+    async history(name, limit) {
+      return list<SyncRecord>(
+        await call('GET', `${app(name)}/history${query({ limit })}`),
+        'history',
+      );
+    },
+    async events(options = {}) {
+      return list<EventRecord>(
+        await call('GET', `/api/v1/events${query({ app: options.app, limit: options.limit })}`),
+        'events',
+      );
+    },
   };
 }

@@ -13,6 +13,7 @@ import { type Attachment, attachToOperator } from '../agent/attach.js';
 import { type Clock, systemClock } from '../agent/lifecycle/clock.js';
 import { createNodeClient } from '../api/node-client.js';
 import { createNodeEndpoint, type NodeEndpoint } from '../api/node-endpoint.js';
+import type { NodeEvent } from '../api/protocol.js';
 import type { RandomSource } from '../controllers/pod-names.js';
 import { DEFAULT_NODE_GRACE_MS } from '../engine/decide.js';
 import { createEngine, type Engine } from '../engine/engine.js';
@@ -29,6 +30,8 @@ export interface LocalAgent {
   setDesiredPods(pods: readonly Pod[], version: string): void;
   pods(): readonly { namespace: string; name: string; uid: string; status: object }[];
   onChange(listener: () => void): () => void;
+  /** Events to carry to the operator (drift repaired); agents without them leave it out. */
+  onPodEvent?(listener: (event: Omit<NodeEvent, 'id'>) => void): () => void;
   capacity(): Promise<{ cpu: number; memoryBytes: number }>;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -133,12 +136,60 @@ async function createDockerAgent(options: LocalAgentOptions): Promise<LocalAgent
   );
 }
 
+/**
+ * The app a pod belongs to: the one whose inventory holds the pod, or the
+ * ReplicationController that made it (its controller reference); undefined when none does.
+ */
+export function appOfPod(store: Store, namespace: string, name: string): string | undefined {
+  const assignment = store.assignments().find((entry) => entry.podKey === `${namespace}/${name}`);
+  const pod = assignment?.pod as Pod | undefined;
+  const owner = pod?.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+  const keys = new Set([`Pod/${namespace}/${name}`]);
+  if (owner !== undefined) keys.add(`${owner.kind}/${namespace}/${owner.name}`);
+  for (const app of store.inventoryApps()) {
+    if (store.inventory(app).some((entry) => keys.has(entry.key))) return app;
+  }
+  return undefined;
+}
+
+/** Stores the events agents report, each with its pod's app when the operator knows it. */
+function persistEvents(
+  endpoint: NodeEndpoint,
+  store: Store,
+  log: (line: string) => void,
+): () => void {
+  return endpoint.onEvents((node, events) => {
+    for (const event of events) {
+      try {
+        const app = appOfPod(store, event.namespace, event.pod);
+        store.addEvent({
+          at: event.at,
+          type: event.type,
+          reason: event.reason,
+          object: `pod/${event.pod}`,
+          ...(app === undefined ? {} : { app }),
+          node,
+          message: event.message,
+        });
+      } catch (error) {
+        log(`cannot store an event of node ${node}: ${String(error)}`);
+      }
+    }
+  });
+}
+
 /** Heartbeats come often enough that three missed ones fit in the node grace (at most every 5 s). */
 export function heartbeatIntervalFor(nodeGraceMs: number): number {
   return Math.min(5, Math.max(0.2, nodeGraceMs / 3000));
 }
 
-/** Serves `/api/...` and `/git/...` with the handler (once there is one), the rest with the endpoint. */
+/** The probe and metrics paths, served by the handler like `/api/...`. */
+const HANDLER_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Serves `/api/...`, `/git/...`, `/healthz`, `/readyz` and `/metrics` with the handler (once
+ * there is one), the rest with the endpoint.
+ */
 async function listenHttp(
   endpoint: NodeEndpoint,
   api: () => RequestHandler | undefined,
@@ -152,7 +203,8 @@ async function listenHttp(
       url.startsWith('/api/') ||
       url.startsWith('/api?') ||
       url === '/git' ||
-      url.startsWith('/git/')
+      url.startsWith('/git/') ||
+      HANDLER_PATHS.has(url.replace(/[?#].*$/, ''))
     ) {
       const handler = api();
       if (handler !== undefined) {
@@ -285,6 +337,8 @@ export async function startEmbeddedOperator(
       log,
     );
     cleanups.push(async () => unpersist());
+    const unpersistEvents = persistEvents(endpoint, store, log);
+    cleanups.push(async () => unpersistEvents());
 
     let api: RequestHandler | undefined;
     const listen = options.listen ?? { host: '127.0.0.1', port: 0 };

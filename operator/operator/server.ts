@@ -30,6 +30,7 @@ import {
   type EmbeddedOperatorOptions,
   startEmbeddedOperator,
 } from './embedded.js';
+import { createOperatorMetrics, measuredSourceReader, podPhaseOf } from './metrics.js';
 import { readOperatorState } from './readout.js';
 import { syncApp } from './sync-app.js';
 
@@ -152,6 +153,8 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
   }
 
   let controller: AppsController | undefined;
+  const metrics = createOperatorMetrics();
+  let started = false;
   const reposDir = path.join(dataDir, REPOS_DIR);
   const operator = await start({
     ...embeddedOptions,
@@ -159,15 +162,26 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
     token,
     handler: (running) => {
       const now = () => new Date(options.clock?.now() ?? Date.now()).toISOString();
-      const sync = (request: Parameters<typeof syncApp>[1]) =>
-        syncApp({ store: running.store, engine: running.engine, now }, request);
+      const sync = (request: Parameters<typeof syncApp>[1]) => {
+        const begun = performance.now();
+        const seconds = () => (performance.now() - begun) / 1000;
+        try {
+          const result = syncApp({ store: running.store, engine: running.engine, now }, request);
+          const outcome = result.refused === undefined ? 'succeeded' : 'refused';
+          metrics.syncFinished(request.app, outcome, seconds());
+          return result;
+        } catch (error) {
+          metrics.syncFinished(request.app, 'failed', seconds());
+          throw error;
+        }
+      };
       // https apps are fetched into the data dir: the daemon's caches go with its state.
       const cacheDir = path.join(dataDir, SOURCES_DIR);
       const sources = createSourceReader({ cacheDir });
       const apps = createAppsController({
         store: running.store,
         sync,
-        sources,
+        sources: measuredSourceReader(sources, metrics),
         reposDir,
         cacheDir,
         ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -199,6 +213,7 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
           }));
           for (const app of matchApps(event, candidates)) apps.trigger(app.name);
         },
+        onDelivery: (outcome) => metrics.webhookDelivery(outcome),
         log,
       });
       const api = createOperatorApi({
@@ -206,6 +221,24 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
         dataDir,
         log,
         sync: async (request) => sync(request),
+        daemon: {
+          apps,
+          store: running.store,
+          ready: () => {
+            if (!started) return { ready: false, reason: 'starting' };
+            try {
+              running.store.apps();
+            } catch (error) {
+              return { ready: false, reason: `store: ${String(error)}` };
+            }
+            return { ready: true, reason: 'ok' };
+          },
+          metrics: () =>
+            metrics.render({
+              apps: apps.statuses(),
+              podPhases: running.store.assignments().map((a) => podPhaseOf(a.pod)),
+            }),
+        },
         read: async () => {
           const at = options.clock?.now() ?? Date.now();
           const podsOnEngine = await running.agent?.podsOnEngine();
@@ -244,6 +277,8 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
     apps.setConfigApps(initialConfig.apps, path.dirname(configFile));
   }
   apps.start();
+  // The engine ran its first pass when the operator started; the apps' workers now run.
+  started = true;
 
   let configWatcher: FSWatcher | undefined;
   if (configFile !== undefined && watching) {
