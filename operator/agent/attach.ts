@@ -7,8 +7,9 @@
  * ends the attachment.
  */
 
+import { randomBytes } from 'node:crypto';
 import type { NodeClient } from '../api/node-client.js';
-import { DEFAULT_WATCH_TIMEOUT_SECONDS, type PodReport } from '../api/protocol.js';
+import { DEFAULT_WATCH_TIMEOUT_SECONDS, type NodeEvent, type PodReport } from '../api/protocol.js';
 import { BerthError, isBerthError } from '../model/errors.js';
 import type { Pod } from '../model/generated/types.js';
 import type { ServiceView } from '../services/types.js';
@@ -28,8 +29,13 @@ export interface AttachableAgent {
   setServices?(services: readonly ServiceView[]): void;
   pods(): readonly AgentPodReport[];
   onChange(listener: () => void): () => void;
+  /** Events to carry to the operator (drift repaired); agents without them leave it out. */
+  onPodEvent?(listener: (event: Omit<NodeEvent, 'id'>) => void): () => void;
   capacity(): Promise<{ cpu: number; memoryBytes: number }>;
 }
+
+/** Events kept for the operator while it does not answer; the oldest go first past this. */
+const PENDING_EVENTS_KEPT = 1000;
 
 export interface AttachOptions {
   readonly agent: AttachableAgent;
@@ -97,6 +103,10 @@ export function attachToOperator(options: AttachOptions): Attachment {
   let statusTimer: NodeJS.Timeout | undefined;
   let statusInFlight = false;
   let statusAgain = false;
+  /** Events not yet in an accepted report, oldest first. */
+  const pendingEvents: NodeEvent[] = [];
+  const eventPrefix = randomBytes(6).toString('hex');
+  let eventSeq = 0;
 
   /** Waits ms, or less when stopped. Never rejects. */
   function pause(ms: number): Promise<void> {
@@ -230,7 +240,12 @@ export function attachToOperator(options: AttachOptions): Attachment {
     statusInFlight = true;
     statusAgain = false;
     try {
-      await client.reportStatus(agent.pods() as readonly PodReport[], signal);
+      const events = pendingEvents.slice();
+      await client.reportStatus(agent.pods() as readonly PodReport[], signal, events);
+      // Accepted: those events are the operator's now (newer ones stay for the next report).
+      const sent = new Set(events);
+      const left = pendingEvents.filter((event) => !sent.has(event));
+      pendingEvents.splice(0, pendingEvents.length, ...left);
       statusWait = retryInitialMs;
     } catch (error) {
       if (!signal.aborted) {
@@ -253,7 +268,18 @@ export function attachToOperator(options: AttachOptions): Attachment {
     if (statusAgain) scheduleStatus(statusDebounceMs);
   }
 
-  const unsubscribe = agent.onChange(() => scheduleStatus(statusDebounceMs));
+  const unsubscribeChange = agent.onChange(() => scheduleStatus(statusDebounceMs));
+  const unsubscribeEvents =
+    agent.onPodEvent?.((event) => {
+      eventSeq += 1;
+      pendingEvents.push({ ...event, id: `${eventPrefix}-${eventSeq}` });
+      if (pendingEvents.length > PENDING_EVENTS_KEPT) pendingEvents.shift();
+      scheduleStatus(statusDebounceMs);
+    }) ?? (() => {});
+  const unsubscribe = (): void => {
+    unsubscribeChange();
+    unsubscribeEvents();
+  };
 
   const done = (async () => {
     await ensureRegistered();

@@ -26,6 +26,7 @@ import { resolveCommandLine, resolveContainerEnv } from './pod-env.js';
 import {
   type ContainerRuntime,
   type CreateContainerRequest,
+  containerNamePrefix,
   type ExecResult,
   type ImagePullResult,
   LABELS,
@@ -86,7 +87,16 @@ const OWNER = 'berth';
 const INSPECT_CONCURRENCY = 16;
 const EVENT_BACKOFF_MIN_MS = 100;
 const EVENT_BACKOFF_MAX_MS = 5_000;
-const EVENT_ACTIONS = new Set(['start', 'die', 'destroy', 'oom', 'kill', 'stop', 'create']);
+const EVENT_ACTIONS = new Set([
+  'start',
+  'die',
+  'destroy',
+  'oom',
+  'kill',
+  'stop',
+  'create',
+  'rename',
+]);
 const CONTAINER_STATES = new Set([
   'created',
   'running',
@@ -326,6 +336,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): DockerR
       }
     },
 
+    async rename(containerId, name) {
+      try {
+        await docker.getContainer(containerId).rename({ name, ...deadline() });
+      } catch (error) {
+        throw engineError(`renaming ${containerId} to ${name}`, error);
+      }
+    },
+
     exec(containerId, command, timeoutMs) {
       return execIn(docker, containerId, command, timeoutMs);
     },
@@ -458,9 +476,13 @@ function podLabels(pod: Pod, node: string, role: 'sandbox' | 'container'): Recor
 
 /** `berth_<container>_<pod>_<namespace>_<node>_<random>`: readable in `docker ps`, never clashing. */
 function containerName(pod: Pod, node: string, container: string): string {
-  const parts = [container, pod.metadata.name ?? '', pod.metadata.namespace ?? 'default', node];
-  const safe = parts.map((part) => part.replace(/[^a-zA-Z0-9_.-]/g, '-'));
-  return `berth_${safe.join('_')}_${randomBytes(4).toString('hex')}`;
+  const prefix = containerNamePrefix(
+    container,
+    pod.metadata.name ?? '',
+    pod.metadata.namespace ?? 'default',
+    node,
+  );
+  return `${prefix}${randomBytes(4).toString('hex')}`;
 }
 
 /** spec.hostname, else the pod name; Kubernetes cuts it at 63 bytes (Linux allows 64). */
@@ -790,6 +812,7 @@ function observedFromInspect(info: Dockerode.ContainerInspectInfo): ObservedCont
     error: state.Error === '' ? undefined : state.Error,
     oomKilled: state.OOMKilled,
     image: info.Config.Image,
+    name: info.Name.replace(/^\//, ''),
   };
 }
 
@@ -1045,10 +1068,18 @@ function toRuntimeEvent(message: DockerEventMessage): RuntimeEvent | undefined {
     if (key.startsWith('io.berth.')) labels[key] = value;
   }
   const action = message.Action ?? '';
+  const names =
+    action === 'rename' && attributes.oldName !== undefined && attributes.name !== undefined
+      ? {
+          oldName: attributes.oldName.replace(/^\//, ''),
+          newName: attributes.name.replace(/^\//, ''),
+        }
+      : {};
   return {
     containerId,
     action: EVENT_ACTIONS.has(action) ? (action as RuntimeEvent['action']) : 'other',
     labels,
+    ...names,
   };
 }
 

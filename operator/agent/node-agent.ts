@@ -5,6 +5,7 @@
  * periodic relist is the backstop, so a missed event loses nothing. Decisions (restarts,
  * backoff, status) are the pure functions of ./lifecycle; this file does the I/O.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,8 @@ import type {
 import { runProbe } from './probes.js';
 import {
   type ContainerRuntime,
+  containerNamePrefix,
+  hasBerthName,
   LABELS,
   type ObservedContainer,
   type PreparedVolume,
@@ -60,6 +63,20 @@ export interface PodReport {
   status: PodStatusReport;
 }
 
+/**
+ * Something the agent found or did to a pod that a person should hear of, as Kubernetes'
+ * events: for now drift made outside berth (`DriftRepaired`: a container removed, stopped,
+ * renamed or changed by hand) and what the agent did about it.
+ */
+export interface PodEvent {
+  readonly at: string;
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly message: string;
+}
+
 export interface NodeAgent {
   /** Level-triggered: the whole set of pods this node must run, with a version. Pods not in it are stopped and removed. */
   setDesiredPods(pods: readonly Pod[], version: string): void;
@@ -67,6 +84,8 @@ export interface NodeAgent {
   pods(): PodReport[];
   /** Called (debounced) when any status changes; returns unsubscribe. */
   onChange(listener: () => void): () => void;
+  /** Called once per event (drift found and repaired); returns unsubscribe. */
+  onPodEvent(listener: (event: PodEvent) => void): () => void;
   logs(
     namespace: string,
     pod: string,
@@ -120,8 +139,27 @@ const WAKING_ACTIONS: ReadonlySet<RuntimeEvent['action']> = new Set([
   'destroy',
   'start',
   'oom',
+  'rename',
   'other',
 ]);
+
+/**
+ * After someone else's kill, the exit is looked at this much later, so a removal that follows
+ * (`docker rm -f` is kill, die, destroy) shows as a removal, not as a stop.
+ */
+const DRIFT_SETTLE_MS = 300;
+/** How many container ids each of the agent's drift memories keeps. */
+const REMEMBERED_IDS = 4096;
+
+/** Adds to an insertion-ordered set, forgetting the oldest past REMEMBERED_IDS. */
+function remember<T>(set: Set<T>, value: T): void {
+  set.delete(value);
+  set.add(value);
+  if (set.size > REMEMBERED_IDS) {
+    const oldest = set.values().next();
+    if (oldest.done !== true) set.delete(oldest.value);
+  }
+}
 
 /** A step that failed and is retried later (image pull, container create or start). */
 interface StepFailure {
@@ -142,6 +180,8 @@ interface ContainerMemory {
   /** It ran (or was seen) under this agent, so a missing container means it was cleaned away. */
   seen: boolean;
   restartCount: number;
+  /** The engine id of the container berth last made or kept for this name. */
+  lastId: string | undefined;
   /** Shown until the next sync (e.g. CrashLoopBackOff while the backoff runs). */
   waiting: ContainerStateWaiting | undefined;
 }
@@ -181,6 +221,8 @@ interface PodWorker {
   volumesUid: string | undefined;
   podFailure: { reason: string; message: string; failures: number; retryAtMs: number } | undefined;
   sandbox: SandboxInfo | undefined;
+  /** The engine id of the sandbox berth last made or kept. */
+  lastSandboxId: string | undefined;
   probes: Map<string, ProbeRunner>;
   /** Every init container has completed (or an app container exists). */
   initialized: boolean;
@@ -259,7 +301,16 @@ function deadline<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** The runtime with a deadline on each call the workers wait for. */
-function withDeadlines(runtime: ContainerRuntime, ms: number): ContainerRuntime {
+/**
+ * The runtime with a deadline on every call; `own` hears of every stop and removal berth
+ * itself asks for (before the engine's events of it), so drift can be told from berth's work.
+ */
+function withDeadlines(
+  runtime: ContainerRuntime,
+  ms: number,
+  own: (id: string, what: 'stop' | 'remove' | 'rename') => void,
+): ContainerRuntime {
+  const rename = runtime.rename?.bind(runtime);
   return {
     list: (node) => deadline(runtime.list(node), ms, 'list'),
     hasImage: (image) => deadline(runtime.hasImage(image), ms, `inspect of image ${image}`),
@@ -268,8 +319,22 @@ function withDeadlines(runtime: ContainerRuntime, ms: number): ContainerRuntime 
     createContainer: (request) =>
       deadline(runtime.createContainer(request), ms, 'container create'),
     start: (id) => deadline(runtime.start(id), ms, `start of ${id}`),
-    stop: (id, grace) => deadline(runtime.stop(id, grace), grace * 1000 + ms, `stop of ${id}`),
-    remove: (id) => deadline(runtime.remove(id), ms, `removal of ${id}`),
+    stop: (id, grace) => {
+      own(id, 'stop');
+      return deadline(runtime.stop(id, grace), grace * 1000 + ms, `stop of ${id}`);
+    },
+    remove: (id) => {
+      own(id, 'remove');
+      return deadline(runtime.remove(id), ms, `removal of ${id}`);
+    },
+    ...(rename === undefined
+      ? {}
+      : {
+          rename: (id: string, name: string) => {
+            own(id, 'rename');
+            return deadline(rename(id, name), ms, `rename of ${id}`);
+          },
+        }),
     exec: (id, command, timeoutMs) =>
       deadline(runtime.exec(id, command, timeoutMs), timeoutMs + ms, `exec in ${id}`),
     events: (node, onEvent) => runtime.events(node, onEvent),
@@ -307,9 +372,25 @@ class Agent implements NodeAgent {
   private relistAgain = false;
   private listing: Promise<ObservedContainer[]> | undefined;
   private queuedListing: Promise<ObservedContainer[]> | undefined;
+  private readonly eventListeners = new Set<(event: PodEvent) => void>();
+  /** Containers berth itself stopped or removed (asked before the engine's events of it). */
+  private readonly ownEnds = new Set<string>();
+  private readonly ownRenames = new Set<string>();
+  /** Containers berth made. */
+  private readonly made = new Set<string>();
+  /** Containers someone else stopped or killed, from the engine's `kill`/`stop` events. */
+  private readonly signalled = new Set<string>();
+  /** A container's name before someone else renamed it (the first rename's old name). */
+  private readonly renamedFrom = new Map<string, string>();
+  /** Drift already reported, as `id:case`: one event per occurrence. */
+  private readonly reported = new Set<string>();
+  /** When the agent began hearing the engine's events (ms); exits before it are unexplained. */
+  private eventsSinceMs: number | undefined;
 
   constructor(options: NodeAgentOptions) {
-    this.runtime = withDeadlines(options.runtime, options.runtimeTimeoutMs ?? 120_000);
+    this.runtime = withDeadlines(options.runtime, options.runtimeTimeoutMs ?? 120_000, (id, what) =>
+      remember(what === 'rename' ? this.ownRenames : this.ownEnds, id),
+    );
     this.node = options.node;
     this.dataDir = options.dataDir;
     this.clock = options.clock ?? systemClock;
@@ -389,6 +470,13 @@ class Agent implements NodeAgent {
     };
   }
 
+  onPodEvent(listener: (event: PodEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => {
+      this.eventListeners.delete(listener);
+    };
+  }
+
   async logs(
     namespace: string,
     pod: string,
@@ -449,6 +537,7 @@ class Agent implements NodeAgent {
     if (this.started) return;
     this.started = true;
     this.stopped = false;
+    this.eventsSinceMs = this.clock.now();
     this.unsubscribeEvents = this.runtime.events(this.node, (event) => this.onEvent(event));
     // The first relist adopts: every worker looks at what runs and keeps what matches.
     // An engine that does not answer yet is no reason to fail: the relist timer tries again,
@@ -509,6 +598,7 @@ class Agent implements NodeAgent {
       volumesUid: undefined,
       podFailure: undefined,
       sandbox: undefined,
+      lastSandboxId: undefined,
       probes: new Map(),
       initialized: false,
       observed: [],
@@ -522,6 +612,23 @@ class Agent implements NodeAgent {
 
   private onEvent(event: RuntimeEvent): void {
     if (this.stopped) return;
+    const id = event.containerId;
+    const byBerth = this.ownEnds.has(id);
+    if (!byBerth && (event.action === 'kill' || event.action === 'stop')) {
+      remember(this.signalled, id);
+    }
+    if (
+      event.action === 'rename' &&
+      event.oldName !== undefined &&
+      !this.ownRenames.has(id) &&
+      !this.renamedFrom.has(id)
+    ) {
+      this.renamedFrom.set(id, event.oldName);
+      if (this.renamedFrom.size > REMEMBERED_IDS) {
+        const oldest = this.renamedFrom.keys().next();
+        if (oldest.done !== true) this.renamedFrom.delete(oldest.value);
+      }
+    }
     const namespace = event.labels[LABELS.podNamespace];
     const name = event.labels[LABELS.podName];
     const worker =
@@ -532,7 +639,14 @@ class Agent implements NodeAgent {
       // What changes a pod's state: an exit, a removal, a start. `kill` comes before its `die`
       // (a list then would still see it running), `create` and `stop` follow the agent's own
       // calls or a die; waking on them would only cost lists.
-      if (WAKING_ACTIONS.has(event.action)) this.kick(worker);
+      // Someone else's kill: a removal may follow at once (`docker rm -f`); its `stop` (from
+      // `docker stop`) or `destroy` wakes the worker sooner.
+      const drift = !byBerth && this.signalled.has(id);
+      if (drift && event.action === 'die') {
+        this.wakeAt(worker, this.clock.now() + DRIFT_SETTLE_MS);
+      } else if (WAKING_ACTIONS.has(event.action) || (drift && event.action === 'stop')) {
+        this.kick(worker);
+      }
     } else if (this.desiredKnown && (event.action === 'start' || event.action === 'create')) {
       // A berth container of this node that no worker owns: the relist removes it.
       this.relist();
@@ -688,6 +802,8 @@ class Agent implements NodeAgent {
       return;
     }
     let containers = mine.filter((c) => c.role === 'container');
+    this.noteSandboxDrift(worker, sandbox);
+    await this.repairNames(worker, mine);
     // A changed sandbox part (host ports, hostname) means the whole pod is made again.
     const wantedSandboxPart = sandboxHash(pod);
     if (containers.some((c) => sandboxPartOf(c.specHash) !== wantedSandboxPart)) {
@@ -720,9 +836,11 @@ class Agent implements NodeAgent {
         memory.seen = true;
         memory.restartCount = observedRestartCount(current);
       }
+      const desiredHash = specHash(pod, container);
+      const exitsBefore = memory.exits;
       const decision = decideContainer({
         policy: containerPolicy,
-        desiredHash: specHash(pod, container),
+        desiredHash,
         current,
         finishedBefore: memory.seen,
         knownRestartCount: memory.restartCount,
@@ -730,7 +848,13 @@ class Agent implements NodeAgent {
         nowMs: now,
       });
       memory.exits = decision.memory;
-      return { container, index, init, action: decision.action, current };
+      const action = this.noteDrift(worker, container, memory, current, desiredHash, {
+        action: decision.action,
+        exitsBefore,
+        now,
+      });
+      memory.lastId = current?.id;
+      return { container, index, init, action, current };
     };
 
     const plans: ContainerPlan[] = [];
@@ -795,6 +919,7 @@ class Agent implements NodeAgent {
     } else if (sandbox !== undefined && sandboxRunning) {
       sandboxInfo = await this.knownSandbox(worker, pod, sandbox);
     }
+    if (sandboxInfo !== undefined) worker.lastSandboxId = sandboxInfo.id;
 
     const runs: Promise<boolean>[] = [];
     for (const plan of plans) {
@@ -856,6 +981,167 @@ class Agent implements NodeAgent {
     this.publish(worker);
   }
 
+  // ---- drift: what someone else did to berth's containers ----
+
+  private reportDrift(worker: PodWorker, key: string, message: string): void {
+    if (this.reported.has(key)) return;
+    remember(this.reported, key);
+    const event: PodEvent = {
+      at: new Date(this.clock.now()).toISOString(),
+      type: 'Warning',
+      reason: 'DriftRepaired',
+      namespace: worker.namespace,
+      pod: worker.name,
+      message,
+    };
+    for (const listener of [...this.eventListeners]) {
+      try {
+        listener(event);
+      } catch {
+        // One listener's failure is its own business.
+      }
+    }
+  }
+
+  /** A sandbox berth made or kept that is gone, or stopped by someone else. */
+  private noteSandboxDrift(worker: PodWorker, sandbox: ObservedContainer | undefined): void {
+    const last = worker.lastSandboxId;
+    if (last === undefined || this.ownEnds.has(last)) return;
+    if (sandbox === undefined || sandbox.id !== last) {
+      this.reportDrift(
+        worker,
+        `${last}:removed`,
+        "the pod's sandbox (its network) was removed outside berth (docker rm?); made again with the pod's containers",
+      );
+      worker.lastSandboxId = undefined;
+    } else if (hasExited(sandbox) && this.signalled.has(sandbox.id)) {
+      this.reportDrift(
+        worker,
+        `${last}:stopped`,
+        "the pod's sandbox (its network) was stopped outside berth (docker stop or kill); made again with the pod's containers",
+      );
+    }
+  }
+
+  /** Containers renamed by someone else get berth's name back (their old one when known). */
+  private async repairNames(worker: PodWorker, mine: readonly ObservedContainer[]): Promise<void> {
+    const rename = this.runtime.rename;
+    if (rename === undefined) return;
+    for (const container of mine) {
+      if (container.name === undefined || hasBerthName(container, this.node)) continue;
+      const sandbox = container.role === 'sandbox';
+      const prefix = containerNamePrefix(
+        sandbox ? 'sandbox' : container.containerName,
+        container.podName,
+        container.podNamespace,
+        this.node,
+      );
+      const before = this.renamedFrom.get(container.id);
+      const candidates = [
+        ...(before?.startsWith(prefix) ? [before] : []),
+        `${prefix}${randomBytes(4).toString('hex')}`,
+      ];
+      let restored: string | undefined;
+      let failure: unknown;
+      for (const name of candidates) {
+        try {
+          await rename(container.id, name);
+          restored = name;
+          break;
+        } catch (error) {
+          // The old name may be taken by now: a new one of berth's then.
+          failure = error;
+        }
+      }
+      if (restored === undefined) throw failure;
+      this.renamedFrom.delete(container.id);
+      const what = sandbox ? "the pod's sandbox" : `container ${container.containerName}`;
+      this.reportDrift(
+        worker,
+        `${container.id}:renamed:${container.name}`,
+        `${what} was renamed to ${container.name} outside berth (docker rename?); renamed back to ${restored}`,
+      );
+    }
+  }
+
+  /**
+   * Reports drift of one container (removed, stopped or changed by someone else), once per
+   * occurrence, and returns the action that repairs it: the decision's own, except that a
+   * container stopped by hand runs again at once without counting as a crash, and a changed
+   * one that still runs is replaced.
+   */
+  private noteDrift(
+    worker: PodWorker,
+    container: Container,
+    memory: ContainerMemory,
+    current: ObservedContainer | undefined,
+    desiredHash: string,
+    decided: { action: ContainerAction; exitsBefore: ExitMemory; now: number },
+  ): ContainerAction {
+    const { action } = decided;
+    const what = `container ${container.name}`;
+    const last = memory.lastId;
+    if (current === undefined) {
+      if (action.kind === 'create' && last !== undefined && !this.ownEnds.has(last)) {
+        this.reportDrift(
+          worker,
+          `${last}:removed`,
+          `${what} was removed outside berth (docker rm?); created again`,
+        );
+      }
+      return action;
+    }
+    if (last !== undefined && current.id !== last && !this.made.has(current.id)) {
+      // Not the container berth made or kept, and not one berth made since: put there by hand.
+      const imageChanged = current.image !== container.image;
+      if (imageChanged || current.specHash !== desiredHash) {
+        const change = imageChanged
+          ? `image ${current.image} -> ${container.image}`
+          : `spec-hash ${current.specHash} -> ${desiredHash}`;
+        this.reportDrift(
+          worker,
+          `${current.id}:changed`,
+          `${what} was changed outside berth: ${change}; replaced`,
+        );
+        if (action.kind === 'keep') {
+          return { kind: 'replace', restartCount: observedRestartCount(current) + 1 };
+        }
+      }
+      return action;
+    }
+    if ((action.kind !== 'restart' && action.kind !== 'backoff') || this.ownEnds.has(current.id)) {
+      return action;
+    }
+    if (this.signalled.has(current.id)) {
+      this.reportDrift(
+        worker,
+        `${current.id}:stopped`,
+        `${what} was stopped outside berth (docker stop or kill); started again`,
+      );
+      // Not a crash: it runs again at once, and the crash-loop schedule stays as it was.
+      memory.exits = {
+        backoff: decided.exitsBefore.backoff,
+        exitedId: current.id,
+        restartAtMs: decided.now,
+      };
+      return { kind: 'restart', restartCount: observedRestartCount(current) + 1 };
+    }
+    // Ended by a signal while the agent heard no events (it was not running, say): a stop by
+    // hand cannot be told from the process's own end.
+    const finishedMs =
+      current.finishedAt === undefined ? Number.NaN : Date.parse(current.finishedAt);
+    const bySignal = current.exitCode !== undefined && current.exitCode > 128 && !current.oomKilled;
+    const unheard = this.eventsSinceMs === undefined || !(finishedMs >= this.eventsSinceMs);
+    if (bySignal && unheard) {
+      this.reportDrift(
+        worker,
+        `${current.id}:stopped`,
+        `${what} stopped (by hand or by itself) while the agent was not watching; restarted per its restartPolicy`,
+      );
+    }
+    return action;
+  }
+
   private memoryOf(worker: PodWorker, name: string): ContainerMemory {
     let memory = worker.containers.get(name);
     if (memory === undefined) {
@@ -864,6 +1150,7 @@ class Agent implements NodeAgent {
         failure: undefined,
         lastTerminated: undefined,
         lastTerminatedId: undefined,
+        lastId: undefined,
         seen: false,
         restartCount: 0,
         waiting: undefined,
@@ -956,6 +1243,7 @@ class Agent implements NodeAgent {
       const info = await this.runtime.createSandbox(pod, this.node);
       worker.podFailure = undefined;
       worker.sandbox = info;
+      worker.lastSandboxId = info.id;
       worker.startTime ??= new Date(this.clock.now()).toISOString();
       await mkdir(join(this.dataDir, 'pods', pod.metadata.uid!), { recursive: true });
       await writeFile(this.sandboxFile(pod.metadata.uid!), JSON.stringify(info));
@@ -1069,6 +1357,7 @@ class Agent implements NodeAgent {
       await removeOld();
       return current !== undefined;
     }
+    remember(this.made, id);
     const before = { seen: memory.seen, restartCount: memory.restartCount };
     memory.seen = true;
     memory.restartCount = restartCount;
@@ -1084,6 +1373,7 @@ class Agent implements NodeAgent {
       return true;
     }
     memory.failure = undefined;
+    memory.lastId = id;
     await removeOld();
     return true;
   }

@@ -56,13 +56,27 @@ export interface ObservedContainer {
    * so an agent that restarts learns it from the engine; undefined for other containers.
    */
   readonly ip?: string | undefined;
+  /** The engine's name for it (no leading slash), when the runtime knows names. */
+  readonly name?: string | undefined;
 }
 
 /** What the engine says happened to a container (from its event stream). */
 export interface RuntimeEvent {
   readonly containerId: string;
-  readonly action: 'start' | 'die' | 'destroy' | 'oom' | 'kill' | 'stop' | 'create' | 'other';
+  readonly action:
+    | 'start'
+    | 'die'
+    | 'destroy'
+    | 'oom'
+    | 'kill'
+    | 'stop'
+    | 'create'
+    | 'rename'
+    | 'other';
   readonly labels: Readonly<Record<string, string>>;
+  /** For `rename`: the name before and after (no leading slash). */
+  readonly oldName?: string;
+  readonly newName?: string;
 }
 
 export interface ExecResult {
@@ -98,6 +112,8 @@ export interface ContainerRuntime {
   stop(containerId: string, graceSeconds: number): Promise<void>;
   /** Force-removes; missing is fine. */
   remove(containerId: string): Promise<void>;
+  /** Gives the container another name (runtimes without names leave this out). */
+  rename?(containerId: string, name: string): Promise<void>;
   exec(containerId: string, command: readonly string[], timeoutMs: number): Promise<ExecResult>;
   /** Subscribes to container events of this node; returns unsubscribe. Reconnects on its own. */
   events(node: string, onEvent: (event: RuntimeEvent) => void): () => void;
@@ -130,3 +146,32 @@ export interface CreateContainerRequest {
 export type PreparedVolume =
   | { readonly kind: 'bind'; readonly hostPath: string }
   | { readonly kind: 'engine-volume'; readonly name: string };
+
+/**
+ * The name berth gives a container, before its random suffix:
+ * `berth_<container>_<pod>_<namespace>_<node>_` (`sandbox` for the pod's sandbox).
+ */
+export function containerNamePrefix(
+  container: string,
+  pod: string,
+  namespace: string,
+  node: string,
+): string {
+  const parts = [container, pod, namespace, node];
+  const safe = parts.map((part) => part.replace(/[^a-zA-Z0-9_.-]/g, '-'));
+  return `berth_${safe.join('_')}_`;
+}
+
+/** True when the container carries a name berth gave it (the prefix and 8 hex digits). */
+export function hasBerthName(container: ObservedContainer, node: string): boolean {
+  if (container.name === undefined) return true;
+  const prefix = containerNamePrefix(
+    container.role === 'sandbox' ? 'sandbox' : container.containerName,
+    container.podName,
+    container.podNamespace,
+    node,
+  );
+  return (
+    container.name.startsWith(prefix) && /^[0-9a-f]{8}$/.test(container.name.slice(prefix.length))
+  );
+}

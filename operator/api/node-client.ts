@@ -8,6 +8,7 @@ import { isRecord } from './http.js';
 import {
   type AssignmentsResponse,
   type NodeCapacity,
+  type NodeEvent,
   type PodReport,
   PROTOCOL_VERSION,
   type RegisterResponse,
@@ -36,7 +37,12 @@ export interface NodeClient {
     timeoutSeconds: number,
     signal?: AbortSignal,
   ): Promise<AssignmentsResponse>;
-  reportStatus(pods: readonly PodReport[], signal?: AbortSignal): Promise<void>;
+  /** The whole pod set, and the events not yet accepted (left out when there are none). */
+  reportStatus(
+    pods: readonly PodReport[],
+    signal?: AbortSignal,
+    events?: readonly NodeEvent[],
+  ): Promise<void>;
 }
 
 export function createNodeClient(options: NodeClientOptions): NodeClient {
@@ -155,8 +161,13 @@ export function createNodeClient(options: NodeClientOptions): NodeClient {
       const query = new URLSearchParams({ version, timeoutSeconds: String(timeoutSeconds) });
       return expectAssignments(await call('GET', `${nodePath}/pods?${query}`, undefined, signal));
     },
-    async reportStatus(pods, signal) {
-      await call('PUT', `${nodePath}/status`, { protocolVersion: PROTOCOL_VERSION, pods }, signal);
+    async reportStatus(pods, signal, events) {
+      const body = {
+        protocolVersion: PROTOCOL_VERSION,
+        pods,
+        ...(events === undefined || events.length === 0 ? {} : { events }),
+      };
+      await call('PUT', `${nodePath}/status`, body, signal);
     },
   };
 }

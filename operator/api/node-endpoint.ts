@@ -24,6 +24,7 @@ import {
   DEFAULT_WATCH_TIMEOUT_SECONDS,
   MAX_WATCH_TIMEOUT_SECONDS,
   type NodeCapacity,
+  type NodeEvent,
   type PodReport,
   PROTOCOL_VERSION,
   type RegisterResponse,
@@ -67,6 +68,34 @@ export interface NodeEndpoint {
   isReady(name: string, missed?: number): boolean;
   /** Called after every change of a node record (register, heartbeat, status). */
   onChange(listener: (node: string) => void): () => void;
+  /** Called with the new events of each accepted status report (each event once). */
+  onEvents(listener: (node: string, events: readonly NodeEvent[]) => void): () => void;
+}
+
+/** How many event ids per node the endpoint remembers to drop an event sent twice. */
+const EVENT_IDS_KEPT = 1000;
+
+function eventOf(value: unknown, index: number): NodeEvent {
+  const fail = (): never => {
+    throw new ApiFailure(
+      'bad-request',
+      `events[${index}] needs id, at, reason, namespace, pod, message (strings) and type (Normal or Warning)`,
+    );
+  };
+  if (!isRecord(value)) return fail();
+  const { id, at, type, reason, namespace, pod, message } = value;
+  if (
+    typeof id !== 'string' ||
+    typeof at !== 'string' ||
+    (type !== 'Normal' && type !== 'Warning') ||
+    typeof reason !== 'string' ||
+    typeof namespace !== 'string' ||
+    typeof pod !== 'string' ||
+    typeof message !== 'string'
+  ) {
+    return fail();
+  }
+  return { id, at, type, reason, namespace, pod, message };
 }
 
 interface Assignment {
@@ -133,6 +162,9 @@ export function createNodeEndpoint(options: NodeEndpointOptions): NodeEndpoint {
   /** Parked watches per node, woken when that node's assignment changes. */
   const waiters = new Map<string, Set<() => void>>();
   const listeners = new Set<(node: string) => void>();
+  const eventListeners = new Set<(node: string, events: readonly NodeEvent[]) => void>();
+  /** Event ids seen per node, oldest first. */
+  const eventIds = new Map<string, Set<string>>();
   let services: { readonly version: string; readonly list: readonly ServiceView[] } = {
     version: servicesVersionOf([]),
     list: [],
@@ -222,10 +254,30 @@ export function createNodeEndpoint(options: NodeEndpointOptions): NodeEndpoint {
       }
       pods.push(entry as unknown as PodReport);
     }
+    if (body.events !== undefined && !Array.isArray(body.events)) {
+      throw new ApiFailure('bad-request', 'events must be an array');
+    }
+    const events = ((body.events ?? []) as unknown[]).map(eventOf);
     const at = now();
     // A status report is as good as a heartbeat.
     records.set(name, { ...record, pods, statusReportedAt: at, lastHeartbeatAt: at });
     changed(name);
+    let seen = eventIds.get(name);
+    if (seen === undefined) {
+      seen = new Set();
+      eventIds.set(name, seen);
+    }
+    const fresh: NodeEvent[] = [];
+    for (const event of events) {
+      if (seen.has(event.id)) continue;
+      seen.add(event.id);
+      fresh.push(event);
+    }
+    for (const id of seen) {
+      if (seen.size <= EVENT_IDS_KEPT) break;
+      seen.delete(id);
+    }
+    if (fresh.length > 0) for (const listener of eventListeners) listener(name, fresh);
     response.writeHead(204).end();
   }
 
@@ -364,6 +416,10 @@ export function createNodeEndpoint(options: NodeEndpointOptions): NodeEndpoint {
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onEvents(listener) {
+      eventListeners.add(listener);
+      return () => eventListeners.delete(listener);
     },
   };
 }

@@ -10,7 +10,8 @@
  *   POST /v1/nodes/<name>/heartbeat       liveness; 404 means "register again"
  *   GET  /v1/nodes/<name>/pods?version=V  long-poll: the WHOLE assigned set, with its version,
  *        [&timeoutSeconds=T]              as soon as it differs from V, else V again after T s
- *   PUT  /v1/nodes/<name>/status          the status of every pod on the node (whole set)
+ *   PUT  /v1/nodes/<name>/status          the status of every pod on the node (whole set),
+ *                                         and the events since the last accepted report
  *
  * The agent's own port (status and logs, for people and the operator's `logs`):
  *
@@ -95,10 +96,29 @@ export interface PodReport {
   readonly status: PodStatus;
 }
 
+/** Something the agent found or did to a pod (e.g. DriftRepaired), as Kubernetes' events. */
+export interface NodeEvent {
+  /** Unique per agent; an event sent again (its report's answer was lost) is recorded once. */
+  readonly id: string;
+  /** ISO time. */
+  readonly at: string;
+  readonly type: 'Normal' | 'Warning';
+  /** One CamelCase word. */
+  readonly reason: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly message: string;
+}
+
 export interface StatusRequest {
   readonly protocolVersion: number;
   /** Every pod the agent knows of: the whole set, so a lost report loses nothing. */
   readonly pods: readonly PodReport[];
+  /**
+   * Events since the last report the operator accepted; optional, so operators that know
+   * none ignore them. Sent again until a report is accepted.
+   */
+  readonly events?: readonly NodeEvent[];
 }
 
 /** `GET /v1/pods` on the agent's port. */
