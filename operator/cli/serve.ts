@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { parseListenAddress } from '../agent/http-server.js';
 import { defaultOperatorDataDir } from '../model/data-dirs.js';
 import { BerthError } from '../model/errors.js';
+import { createLogger } from '../operator/log.js';
 import type { OperatorServer, OperatorServerOptions } from '../operator/server.js';
 import { defaultNodeName } from './agent.js';
 import { parseDuration } from './apply.js';
@@ -106,6 +107,8 @@ export async function runServe(
   const dataDir = path.resolve(io.cwd, values['data-dir'] ?? defaultOperatorDataDir(io.env));
   const nodeName = values['node-name'] ?? io.env.BERTH_NODE_NAME ?? defaultNodeName();
 
+  // Background news and trouble as structured records (JSON lines unless stderr is a terminal).
+  const logger = createLogger({ destination: io.stderr, base: { component: 'serve' } });
   const owned = deps.stopSignal === undefined ? processStopSignal() : undefined;
   const stopSignal = deps.stopSignal ?? owned!.signal;
   try {
@@ -119,7 +122,7 @@ export async function runServe(
       ...(nodeGraceMs === undefined ? {} : { nodeGraceMs }),
       ...(evictionTimeoutMs === undefined ? {} : { evictionTimeoutMs }),
       ...(values['service-cidr'] === undefined ? {} : { serviceCidr: values['service-cidr'] }),
-      log: (line) => writeLine(io.stderr, `berth serve: ${line}`),
+      log: (line) => logger.info(line),
     });
     try {
       const agentPart = values['no-agent'] === true ? 'no local agent' : `local node ${nodeName}`;
