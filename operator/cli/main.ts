@@ -5,12 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { isBerthError } from '../model/errors.js';
 import { AGENT_HELP, runAgent } from './agent.js';
+import { APP_HELP, runApp } from './app.js';
 import { APPLY_HELP, runApply } from './apply.js';
 import { DIFF_HELP, runDiff } from './diff.js';
+import { EVENTS_HELP, runEvents } from './events.js';
 import { GET_HELP, runGet } from './get.js';
+import { HISTORY_HELP, runHistory } from './history.js';
 import { type CliIo, EXIT, writeLine } from './io.js';
 import { LOGS_HELP, runLogs } from './logs.js';
 import { runServe, SERVE_HELP } from './serve.js';
+import { runStatus, STATUS_HELP } from './status.js';
 import { runValidate, VALIDATE_HELP } from './validate.js';
 
 export type { CliIo } from './io.js';
@@ -30,6 +34,10 @@ Commands:
   logs POD           print a pod's container log from this host's Docker Engine (-f to follow)
   agent              run this host's node agent (pods from --manifests DIR or an operator --server)
   serve              run the operator as a server for agents on other hosts and client commands
+  status [APP]       the apps berth serve keeps in sync: ref, commit, sync state, health, why
+  history APP        an app's last syncs: commit, time, duration, result, changes
+  events             what the operator saw and did (--app APP)
+  app COMMAND        add, remove, list, pin, unpin or sync the apps berth serve keeps in sync
   help [COMMAND]     show help for a command
   version            print berth's version
 
@@ -43,6 +51,10 @@ const COMMAND_HELP: Record<string, string> = {
   get: GET_HELP,
   logs: LOGS_HELP,
   serve: SERVE_HELP,
+  status: STATUS_HELP,
+  history: HISTORY_HELP,
+  events: EVENTS_HELP,
+  app: APP_HELP,
 };
 
 function version(): string {
@@ -70,6 +82,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runLogs(rest, io);
       case 'serve':
         return await runServe(rest, io);
+      case 'status':
+        return await runStatus(rest, io);
+      case 'history':
+        return await runHistory(rest, io);
+      case 'events':
+        return await runEvents(rest, io);
+      case 'app':
+        return await runApp(rest, io);
       case 'version':
       case '--version':
         writeLine(io.stdout, `berth ${version()}`);
