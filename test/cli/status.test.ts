@@ -90,9 +90,10 @@ describe('berth status, history, events and app', () => {
     expect(shop.slice(0, 5)).toEqual(['shop', 'main', second.slice(0, 7), 'Synced', 'Progressing']);
     expect(shop[6]).toBe('add b');
 
-    const pinned = await berth('app', 'pin', 'shop', first);
+    // A short commit id is enough, as git takes it.
+    const pinned = await berth('app', 'pin', 'shop', first.slice(0, 10));
     expect(pinned.code).toBe(0);
-    expect(pinned.out).toContain(`app shop pinned to ${first}`);
+    expect(pinned.out).toContain(`app shop pinned to ${first.slice(0, 10)}`);
     await statusJsonWhen(
       (s) => s.sync === 'Synced' && s.lastApplied?.commit === first,
       'the pinned commit applied',
@@ -103,7 +104,7 @@ describe('berth status, history, events and app', () => {
       first.slice(0, 7),
       'Synced',
     ]);
-    expect(whilePinned.out).toContain(`Pinned:   ${first}`);
+    expect(whilePinned.out).toContain(`Pinned:   ${first.slice(0, 10)}`);
     expect(whilePinned.out).toContain(`Source:   ${repo}`);
 
     const unpinned = await berth('app', 'unpin', 'shop');
