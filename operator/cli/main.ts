@@ -28,7 +28,7 @@ Commands:
   validate SOURCE    check manifests as a Kubernetes v1 API server would (exit 0 valid, 2 invalid)
   diff SOURCE        what a sync would change, as unified diffs; --from/--to compare two commits
                      (exit 0 in sync, 1 differences, 2 error)
-  get TYPE           show pods, rc, services or nodes from the operator's store
+  get TYPE           show pods, rc, services, endpoints or nodes from the operator
   apply SOURCE       run SOURCE on this host and wait until its pods are ready
                      (exit 0 ready, 1 not ready at --timeout, 2 invalid)
   logs POD           print a pod's container log from this host's Docker Engine (-f to follow)
