@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, each against a baseline measured in the same run. */
 import { benchAgent } from './agent.js';
+import { benchDaemon } from './daemon.js';
 import { benchManifestLoad } from './manifest-load.js';
 import { benchOperatorMemory } from './operator-memory.js';
 import { benchPlan } from './plan.js';
@@ -15,6 +16,7 @@ const verdicts = [
   ...(await benchAgent()),
   ...(await benchSwarm()),
   ...(await benchServices()),
+  ...(await benchDaemon()),
 ];
 const missed = verdicts.filter((v) => !v.met);
 console.log(`\n${verdicts.length - missed.length} of ${verdicts.length} targets met`);
