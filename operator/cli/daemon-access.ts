@@ -1,19 +1,11 @@
-/**
- * How the daemon's commands (`status`, `history`, `events`, `app`) reach it: a running
- * `berth serve` found as the other client commands find it (--server, $BERTH_SERVER, the
- * data dir's server.json), else, for reading only, the data dir's store opened directly and
- * never created. Commands that change apps need the server and say so.
- */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { connectDaemon, type DaemonClient, START_SERVER_HINT } from '../api/operator-client.js';
 import { type AppliedCommit, type AppStatus, appHealth, podsOfApp } from '../daemon/status.js';
-import { BerthError, isBerthError } from '../model/errors.js';
+import { BerthError } from '../model/errors.js';
 import { findOperatorServer } from '../operator/discovery.js';
-import { DATABASE_FILE_NAME, openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { SyncRecord } from '../store/store.js';
 import type { CliIo } from './io.js';
-import { type OperatorFlagValues, resolveDataDir } from './operator-flags.js';
+import { type OperatorFlagValues, readStoreOnce, resolveDataDir } from './operator-flags.js';
 
 /** Where a command reads from: the server, the store, or nothing (no database yet). */
 export type DaemonAccess =
@@ -43,30 +35,11 @@ export async function readDaemon<T>(
 ): Promise<T> {
   const { client, dataDir } = await findServer(values, io);
   if (client !== undefined) return use({ kind: 'server', client });
-  // Reading must not create a store: no database means nothing was ever made.
-  if (!existsSync(path.join(dataDir, DATABASE_FILE_NAME))) return use({ kind: 'none', dataDir });
-  let store: Store;
-  try {
-    store = openStore(dataDir);
-  } catch (error) {
-    if (isBerthError(error) && error.code === 'STORE_LOCKED') {
-      throw new BerthError(
-        'STORE_LOCKED',
-        `${error.message}: a berth apply is running on it right now`,
-        {
-          retry: true,
-          hint: `retry when it finishes, or run \`berth serve --data-dir ${dataDir}\` so that commands ask the operator instead`,
-          cause: error,
-        },
-      );
-    }
-    throw error;
-  }
-  try {
-    return await use({ kind: 'store', store });
-  } finally {
-    store.close();
-  }
+  return readStoreOnce(
+    dataDir,
+    () => use({ kind: 'none', dataDir }),
+    (store) => use({ kind: 'store', store }),
+  );
 }
 
 /** The running server, or SERVER_UNREACHABLE saying that `what` needs one. */

@@ -66,8 +66,24 @@ export async function readOperator(
     }
   }
 
-  // Reading must not create a store: no database means nothing was ever made.
-  if (!existsSync(path.join(dataDir, DATABASE_FILE_NAME))) return EMPTY_READOUT;
+  return readStoreOnce(
+    dataDir,
+    () => EMPTY_READOUT,
+    (store) => readOperatorState(store, now),
+  );
+}
+
+/**
+ * Runs `use` on the data dir's store, opened for this read and closed after. Reading never
+ * creates a store: with no database, `absent()` (nothing was ever made). A store held by a
+ * `berth apply` is STORE_LOCKED saying so.
+ */
+export async function readStoreOnce<T>(
+  dataDir: string,
+  absent: () => T | Promise<T>,
+  use: (store: Store) => T | Promise<T>,
+): Promise<T> {
+  if (!existsSync(path.join(dataDir, DATABASE_FILE_NAME))) return absent();
   let store: Store;
   try {
     store = openStore(dataDir);
@@ -86,7 +102,7 @@ export async function readOperator(
     throw error;
   }
   try {
-    return readOperatorState(store, now);
+    return await use(store);
   } finally {
     store.close();
   }
