@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { PodStatusReport } from '../agent/lifecycle/status-types.js';
 import { connectOperatorServer } from '../api/operator-client.js';
 import { TEMPLATE_HASH_ANNOTATION, templateHash } from '../controllers/template-hash.js';
+import { isPodOfApp } from '../daemon/status.js';
 import type { ObjectReport } from '../engine/decide.js';
 import { loadManifests } from '../manifests/load.js';
 import { BerthError } from '../model/errors.js';
@@ -20,7 +21,6 @@ import { findOperatorServer } from '../operator/discovery.js';
 import type { EmbeddedOperator, EmbeddedOperatorOptions } from '../operator/embedded.js';
 import type { OperatorReadout, OperatorSession } from '../operator/session.js';
 import { checkAppName, defaultAppName } from '../operator/sync-app.js';
-import { refKey } from '../plan/plan.js';
 import { defaultNodeName } from './agent.js';
 import { type CliIo, EXIT, processStopSignal, writeLine } from './io.js';
 import { openSourceFromFlags, SOURCE_FLAGS_HELP, sourceOptions } from './source-flags.js';
@@ -216,21 +216,12 @@ export function podsOfApp(readout: OperatorReadout, app: string): OperatorReadou
   const owned = new Set(
     (readout.apps.find((entry) => entry.name === app)?.objects ?? []).map((entry) => entry.key),
   );
-  return readout.assignments.filter((assignment) => {
-    const pod = assignment.pod as {
-      metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] };
-    };
-    const slash = assignment.podKey.indexOf('/');
-    const namespace = assignment.podKey.slice(0, slash);
-    const name = assignment.podKey.slice(slash + 1);
-    if (owned.has(refKey({ kind: 'Pod', namespace, name }))) return true;
-    const owner = pod.metadata?.ownerReferences?.find((ref) => ref.controller === true);
-    return (
-      owner?.kind === 'ReplicationController' &&
-      owner.name !== undefined &&
-      owned.has(refKey({ kind: 'ReplicationController', namespace, name: owner.name }))
-    );
-  });
+  return readout.assignments.filter(
+    (assignment) =>
+      typeof assignment.pod === 'object' &&
+      assignment.pod !== null &&
+      isPodOfApp(owned, assignment.pod as Pod),
+  );
 }
 
 interface PodView {

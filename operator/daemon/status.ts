@@ -63,6 +63,17 @@ const FAILING_REASONS = new Set([
  * The pods that belong to an app: its bare pods (in its inventory) and the pods made for its
  * ReplicationControllers (their controller reference names one in the inventory).
  */
+/** A pod berth made for the app: one of its bare pods, or a pod of one of its controllers. */
+export function isPodOfApp(inventoryKeys: ReadonlySet<string>, pod: Pod): boolean {
+  const namespace = pod.metadata?.namespace || 'default';
+  const name = pod.metadata?.name ?? '';
+  const owner = pod.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+  return (
+    inventoryKeys.has(`Pod/${namespace}/${name}`) ||
+    (owner !== undefined && inventoryKeys.has(`${owner.kind}/${namespace}/${owner.name}`))
+  );
+}
+
 export function podsOfApp(
   inventoryKeys: ReadonlySet<string>,
   assignments: readonly { readonly podKey: string; readonly pod: unknown }[],
@@ -71,13 +82,7 @@ export function podsOfApp(
   for (const assignment of assignments) {
     const pod = assignment.pod as Pod | undefined;
     if (pod === undefined || pod === null || typeof pod !== 'object') continue;
-    const namespace = pod.metadata?.namespace || 'default';
-    const name = pod.metadata?.name ?? '';
-    const owner = pod.metadata?.ownerReferences?.find((ref) => ref.controller === true);
-    const ours =
-      inventoryKeys.has(`Pod/${namespace}/${name}`) ||
-      (owner !== undefined && inventoryKeys.has(`${owner.kind}/${namespace}/${owner.name}`));
-    if (!ours) continue;
+    if (!isPodOfApp(inventoryKeys, pod)) continue;
     const status = (pod as { status?: PodStatusReport }).status;
     const restartPolicy = pod.spec?.restartPolicy;
     pods.push({
