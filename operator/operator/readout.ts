@@ -8,12 +8,7 @@ import type { PodStatusReport } from '../agent/lifecycle/status-types.js';
 import type { NodeEndpoint } from '../api/node-endpoint.js';
 import { DEFAULT_NODE_GRACE_MS } from '../engine/decide.js';
 import type { Pod, Service } from '../model/generated/types.js';
-import {
-  DEFAULT_ALLOCATION_OPTIONS,
-  type PodOnNode,
-  type ServiceView,
-  servicesOutcome,
-} from '../services/index.js';
+import { heldServiceViews, type PodOnNode, type ServiceView } from '../services/index.js';
 import type { Allocation, PodAssignment, Store } from '../store/store.js';
 import type { NodeReadout, OperatorReadout } from './session.js';
 
@@ -52,23 +47,7 @@ function servicesOfReadout(
       const status = pod.status as PodStatusReport | undefined;
       return { pod, node: assignment.node, ...(status === undefined ? {} : { status }) };
     });
-  const held = allocations.filter((a) =>
-    services.some((s) => a.owner === s.key || a.owner.startsWith(`${s.key}#`)),
-  );
-  // Reading knows no --service-cidr: plan within the /8 of the held addresses (a range is at
-  // most a /8), so every held address counts as in range whatever range the operator ran with.
-  const heldIP = held.find((a) => a.kind === 'clusterIP')?.value;
-  const firstOctet = heldIP === undefined ? undefined : /^(\d+)\./.exec(heldIP)?.[1];
-  const options =
-    firstOctet === undefined
-      ? DEFAULT_ALLOCATION_OPTIONS
-      : { ...DEFAULT_ALLOCATION_OPTIONS, serviceCidr: `${firstOctet}.0.0.0/8` };
-  // Only what is held shows: a service without its address yet is left out, not given one.
-  return [...servicesOutcome(services, held, pods, options).views].filter(
-    (view) =>
-      view.clusterIP === undefined ||
-      held.some((a) => a.kind === 'clusterIP' && a.value === view.clusterIP),
-  );
+  return heldServiceViews(services, allocations, pods);
 }
 
 export function readOperatorState(

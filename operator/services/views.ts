@@ -9,10 +9,11 @@ import {
   type AllocationChange,
   type AllocationOptions,
   type AllocationProblem,
+  nodePortOwner,
   planAllocations,
   type ServiceToAllocate,
 } from './allocations.js';
-import { type PodOnNode, readyEndpoints, serviceView } from './endpoints.js';
+import { type PodOnNode, readyEndpoints, servicePortName, serviceView } from './endpoints.js';
 import { DEFAULT_SERVICE_CIDR, type ServiceView } from './types.js';
 
 /** A value a service holds; the store adds when it was allocated. */
@@ -71,6 +72,37 @@ export function servicesOutcome(
     releases: plan.releases,
     problems: plan.problems,
   };
+}
+
+/**
+ * The views from what is held, planning nothing (readers of the store: they know no
+ * `--service-cidr` and must not allocate). A service without its address yet is left out; a
+ * port with no node port of its own held shows the one written, if any.
+ */
+export function heldServiceViews(
+  services: readonly ServiceToAllocate[],
+  held: readonly HeldAllocation[],
+  pods: readonly PodOnNode[],
+): ServiceView[] {
+  const value = (kind: HeldAllocation['kind'], owner: string): string | undefined =>
+    held.find((a) => a.kind === kind && a.owner === owner)?.value;
+  const views: ServiceView[] = [];
+  for (const { key, service } of services) {
+    const headless = service.spec.clusterIP === 'None';
+    const clusterIP = headless ? undefined : value('clusterIP', key);
+    if (!headless && clusterIP === undefined) continue;
+    const nodePorts: Record<string, number> = {};
+    for (const port of service.spec.ports ?? []) {
+      const name = servicePortName(port);
+      const number = Number(value('nodePort', nodePortOwner(key, name)) ?? port.nodePort);
+      if (Number.isInteger(number) && number > 0) nodePorts[name] = number;
+    }
+    const view = serviceView(service, clusterIP, nodePorts, readyEndpoints(service, pods));
+    if (view !== undefined) views.push(view);
+  }
+  return views.sort((a, b) =>
+    a.namespace === b.namespace ? compare(a.name, b.name) : compare(a.namespace, b.namespace),
+  );
 }
 
 function compare(a: string, b: string): number {
