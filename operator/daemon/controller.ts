@@ -142,6 +142,8 @@ interface Worker {
   watcher: FSWatcher | undefined;
   /** The commit the ref (or pin) resolved to at the last run. */
   target: string | undefined;
+  /** A working tree's branch, read when no ref is set (`refs/heads/<branch>`, or HEAD). */
+  headRef: string | undefined;
   lastApplied: AppliedCommit | undefined;
   refGone: string | undefined;
   invalid: { commit: string; problems: string[] } | undefined;
@@ -155,7 +157,7 @@ function settingsOf(record: AppRecord): AppSettings {
 
 /** `ref` as a person reads it: `branch main` for a branch name, else the ref. */
 function refWords(ref: string | undefined): string {
-  if (ref === undefined) return 'HEAD';
+  if (ref === undefined || ref === 'HEAD') return 'HEAD';
   if (/^[0-9a-f]{7,40}$/i.test(ref)) return `commit ${ref}`;
   return `branch ${ref.replace(/^refs\/heads\//, '')}`;
 }
@@ -195,17 +197,58 @@ function configSpec(app: AppConfig, configDir: string | undefined): AppSpec {
   };
 }
 
-/** The git directory of a working tree or bare repository (linked worktrees: their own). */
-async function gitDirOf(location: string): Promise<string> {
-  const dotGit = path.join(location, '.git');
-  const stat = await fsp.stat(dotGit).catch(() => undefined);
-  if (stat?.isDirectory() === true) return dotGit;
-  if (stat?.isFile() === true) {
-    const text = await fsp.readFile(dotGit, 'utf8');
-    const match = /^gitdir:\s*(.+)$/m.exec(text);
-    if (match?.[1] !== undefined) return path.resolve(location, match[1].trim());
+/**
+ * The git directory that holds `location`: a bare repository itself, or the `.git` of the
+ * working tree `location` is in (at its root or below; linked worktrees: their own). Undefined
+ * when there is none; `workingTree` says whether it was found through a `.git`.
+ */
+async function findGitDir(
+  location: string,
+): Promise<{ gitdir: string; workingTree: boolean } | undefined> {
+  const bare = await Promise.all(
+    ['HEAD', 'objects', 'refs'].map((name) =>
+      fsp.stat(path.join(location, name)).catch(() => undefined),
+    ),
+  );
+  if (bare[0]?.isFile() === true && bare[1]?.isDirectory() === true) {
+    return { gitdir: location, workingTree: false };
   }
-  return location;
+  let current = path.resolve(location);
+  for (;;) {
+    const dotGit = path.join(current, '.git');
+    const stat = await fsp.stat(dotGit).catch(() => undefined);
+    if (stat?.isDirectory() === true) return { gitdir: dotGit, workingTree: true };
+    if (stat?.isFile() === true) {
+      const text = await fsp.readFile(dotGit, 'utf8');
+      const match = /^gitdir:\s*(.+)$/m.exec(text);
+      if (match?.[1] !== undefined) {
+        return { gitdir: path.resolve(current, match[1].trim()), workingTree: true };
+      }
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return undefined;
+    current = parent;
+  }
+}
+
+/** The git directory of a working tree or bare repository (`location` itself when none). */
+async function gitDirOf(location: string): Promise<string> {
+  return (await findGitDir(location))?.gitdir ?? location;
+}
+
+/**
+ * The ref a working tree is read at when none is given: the branch checked out (HEAD's
+ * symbolic ref, e.g. `refs/heads/main`), or `HEAD` when it is detached. Committed content
+ * only: what is edited but not committed is never deployed. Undefined for a bare repository
+ * (its HEAD) and for a folder outside git.
+ */
+export async function workingTreeRef(location: string): Promise<string | undefined> {
+  const found = await findGitDir(location);
+  if (found === undefined || !found.workingTree) return undefined;
+  const head = await fsp.readFile(path.join(found.gitdir, 'HEAD'), 'utf8').catch(() => undefined);
+  if (head === undefined) return undefined;
+  const symbolic = /^ref:\s*(refs\/heads\/\S+)\s*$/.exec(head.trim())?.[1];
+  return symbolic ?? 'HEAD';
 }
 
 /** Watched below a git dir: HEAD, packed-refs and refs/heads/** (lock files aside). */
@@ -331,7 +374,12 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
   const runOnce = async (worker: Worker): Promise<void> => {
     const { spec } = worker;
     const settings = spec.settings;
-    const ref = settings.pinned ?? settings.ref;
+    // A working tree without a ref follows its checked-out branch, committed content only.
+    worker.headRef =
+      settings.ref === undefined && worker.kind === 'local'
+        ? await workingTreeRef(worker.location)
+        : undefined;
+    const ref = settings.pinned ?? settings.ref ?? worker.headRef;
     let snapshot: Awaited<ReturnType<SourceReader['open']>>;
     try {
       snapshot = await sources.open({
@@ -346,8 +394,8 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
           settings.pinned !== undefined
             ? `pinned commit ${settings.pinned} does not exist`
             : worker.lastApplied === undefined
-              ? `${refWords(settings.ref)} does not exist`
-              : `${refWords(settings.ref)} no longer exists`;
+              ? `${refWords(ref)} does not exist`
+              : `${refWords(ref)} no longer exists`;
         if (worker.refGone !== gone) log(`app ${spec.name}: ${gone}`);
         worker.refGone = gone;
         worker.failure = undefined;
@@ -494,6 +542,7 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
       cancelTimer: undefined,
       watcher: undefined,
       target: undefined,
+      headRef: undefined,
       lastApplied: appliedFromHistory(spec.name),
       refGone: undefined,
       invalid: undefined,
@@ -602,7 +651,11 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
     return {
       name: spec.name,
       source: spec.source,
-      ...(settings.ref === undefined ? {} : { ref: settings.ref }),
+      ...(settings.ref !== undefined
+        ? { ref: settings.ref }
+        : worker.headRef?.startsWith('refs/heads/') === true
+          ? { ref: worker.headRef.slice('refs/heads/'.length) }
+          : {}),
       ...(settings.path === undefined ? {} : { path: settings.path }),
       ...(settings.pinned === undefined ? {} : { pinned: settings.pinned }),
       ...(worker.lastApplied === undefined ? {} : { lastApplied: worker.lastApplied }),

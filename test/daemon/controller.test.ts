@@ -160,6 +160,43 @@ describe('apps controller, local repositories', () => {
     ]);
   });
 
+  it('reads a working tree given without a ref at its branch: committed content only', async () => {
+    const dir = repo();
+    const first = commitFiles(dir, { 'a.yaml': podYaml('a') }, 'add a');
+    const { store, controller } = harness();
+    controller.start();
+    controller.add({ name: 'shop', source: dir, settings: {} });
+    const synced = await statusWhen(
+      controller,
+      'shop',
+      (s) => s.sync === 'Synced' && s.lastApplied?.commit === first,
+      'first commit synced',
+    );
+    expect(synced.ref).toBe('main');
+    expect(inventory(store, 'shop')).toEqual(['Pod/default/a']);
+
+    // Edited but not committed: a new file and a change to a committed one. A run now (as a
+    // webhook or the backstop would start) deploys neither.
+    writeTree(dir, { 'b.yaml': podYaml('b'), 'a.yaml': podYaml('a-renamed') });
+    expect(controller.trigger('shop')).toBe(true);
+    await controller.idle();
+    expect(inventory(store, 'shop')).toEqual(['Pod/default/a']);
+    expect(store.syncHistory('shop').map((h) => h.commit)).toEqual([first]);
+
+    // The commit of the same edit moves the branch; the refs' watch syncs it.
+    git(dir, 'add', 'a.yaml', 'b.yaml');
+    git(dir, 'commit', '-q', '-m', 'rename a, add b');
+    const second = git(dir, 'rev-parse', 'HEAD');
+    await statusWhen(
+      controller,
+      'shop',
+      (s) => s.sync === 'Synced' && s.lastApplied?.commit === second,
+      'the commit of the edit synced',
+    );
+    expect(inventory(store, 'shop')).toEqual(['Pod/default/a-renamed', 'Pod/default/b']);
+    expect(store.app('shop')?.settings).not.toHaveProperty('ref');
+  });
+
   it('keeps the last good commit running when a commit does not validate; the fix clears it', async () => {
     const dir = repo();
     const good = commitFiles(dir, { 'a.yaml': podYaml('a') }, 'good');
