@@ -12,6 +12,7 @@ const DOCKER_TESTS = [
   'test/agent/*.docker.test.ts',
   'test/engine/*.docker.test.ts',
   'test/cli/*docker*.test.ts',
+  'test/e2e/**/*.docker.test.ts',
 ];
 
 export default defineConfig({
