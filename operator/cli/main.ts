@@ -15,6 +15,7 @@ import { type CliIo, EXIT, writeLine } from './io.js';
 import { LOGS_HELP, runLogs } from './logs.js';
 import { runServe, SERVE_HELP } from './serve.js';
 import { runStatus, STATUS_HELP } from './status.js';
+import { runStop, STOP_HELP } from './stop.js';
 import { runValidate, VALIDATE_HELP } from './validate.js';
 
 export type { CliIo } from './io.js';
@@ -34,7 +35,9 @@ Commands:
   logs POD           print a pod's container log from this host's Docker Engine (-f to follow)
   agent              run this host's node agent (pods from --manifests DIR or an operator --server)
   serve              run the operator as a server for agents on other hosts and client commands
+  stop               stop the berth serve of the data dir (its pods keep running)
   status [APP]       the apps berth serve keeps in sync: ref, commit, sync state, health, why
+                     (--wait: until APP is Synced and Healthy)
   history APP        an app's last syncs: commit, time, duration, result, changes
   events             what the operator saw and did (--app APP)
   app COMMAND        add, remove, list, pin, unpin or sync the apps berth serve keeps in sync
@@ -51,6 +54,7 @@ const COMMAND_HELP: Record<string, string> = {
   get: GET_HELP,
   logs: LOGS_HELP,
   serve: SERVE_HELP,
+  stop: STOP_HELP,
   status: STATUS_HELP,
   history: HISTORY_HELP,
   events: EVENTS_HELP,
@@ -82,6 +86,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runLogs(rest, io);
       case 'serve':
         return await runServe(rest, io);
+      case 'stop':
+        return await runStop(rest, io);
       case 'status':
         return await runStatus(rest, io);
       case 'history':
