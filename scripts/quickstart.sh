@@ -90,7 +90,7 @@ READY_TIMEOUT=5m
 
 BERTH=(node "$ROOT/bin/berth.js")
 DOCKERD_LOG=/var/log/berth/dockerd.log
-# shellcheck source=lib/docker.sh
+# shellcheck source=scripts/lib/docker.sh
 source "$ROOT/scripts/lib/docker.sh"
 
 step() { printf '==> %s\n' "$*"; }
@@ -214,6 +214,7 @@ npm run --silent images -- "${images[@]}" || die "building the images failed (se
 # The URL of the berth serve running on the data dir (server.json's, when its pid answers its
 # health check), or nothing.
 running_serve_url() {
+  # shellcheck disable=SC2016 # JavaScript, not shell
   node -e '
     const { readFileSync } = require("node:fs");
     let record;
@@ -317,6 +318,7 @@ step "waiting until $APP is Synced and Healthy"
   die "$APP is not ready; see \`npx berth status $APP\` and \`npx berth get pods\`"
 
 # The service's rules follow the pods' readiness within a second or so: wait for the page.
+# shellcheck disable=SC2016 # JavaScript, not shell
 if ! node -e '
   const url = process.argv[1];
   const deadline = Date.now() + 60_000;
