@@ -80,6 +80,11 @@ export interface EmbeddedOperatorOptions {
    * requests are answered 503.
    */
   readonly handler?: (operator: EmbeddedOperator) => RequestHandler;
+  /**
+   * Wraps the endpoint the engine hands each node's pod set to (berth serve stamps every app's
+   * drift policy on its pods there). @default the endpoint itself
+   */
+  readonly handOut?: (endpoint: NodeEndpoint, store: Store) => NodeEndpoint;
 }
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -328,7 +333,8 @@ export async function startEmbeddedOperator(
       if (node === undefined) continue;
       stored.set(node, [...(stored.get(node) ?? []), pod]);
     }
-    for (const [node, pods] of stored) endpoint.assign(node, pods);
+    const handOut = options.handOut?.(endpoint, store) ?? endpoint;
+    for (const [node, pods] of stored) handOut.assign(node, pods);
 
     const unpersist = persistNodes(
       endpoint,
@@ -346,7 +352,7 @@ export async function startEmbeddedOperator(
     cleanups.push(() => server.close());
 
     const engine = createEngine({
-      endpoint,
+      endpoint: handOut,
       state,
       clock,
       random,
