@@ -220,9 +220,13 @@ describe('the fast path on real files', () => {
     expect(shipped.length).toBeGreaterThanOrEqual(20);
   });
 
+  // Shipped files that use YAML anchors and aliases on purpose (one password, written once):
+  // the fast path steps aside and the full reader expands them.
+  const withAliases = new Set(['wordpress/wordpress.yaml']);
+
   it.each(shipped)('reads %s on the fast path, as the full reader does', (path) => {
     const text = readFileSync(join(ROOT, path), 'utf8');
-    expect(compareWithFull(text)).toBe('fast');
+    expect(compareWithFull(text)).toBe(withAliases.has(path) ? 'bail' : 'fast');
   });
 
   it("reads the bench's generated manifests on the fast path, as the full reader does", () => {
