@@ -13,6 +13,7 @@ import { BerthError } from '../model/errors.js';
 import type { Container, Pod, Probe } from '../model/generated/types.js';
 import { retryDelayMs } from './lifecycle/backoff.js';
 import { type Clock, systemClock } from './lifecycle/clock.js';
+import { type DriftPolicy, driftPolicyOf } from './lifecycle/drift-policy.js';
 import {
   initialProbeCounter,
   type ProbeCounter,
@@ -65,8 +66,9 @@ export interface PodReport {
 
 /**
  * Something the agent found or did to a pod that a person should hear of, as Kubernetes'
- * events: for now drift made outside berth (`DriftRepaired`: a container removed, stopped,
- * renamed or changed by hand) and what the agent did about it.
+ * events: for now drift made outside berth (a container removed, stopped, renamed or changed
+ * by hand) and what the agent did about it: `DriftRepaired` (put back), `DriftDetected` (left
+ * as found: the pod's app has selfHeal off; its next sync puts it back).
  */
 export interface PodEvent {
   readonly at: string;
@@ -84,7 +86,7 @@ export interface NodeAgent {
   pods(): PodReport[];
   /** Called (debounced) when any status changes; returns unsubscribe. */
   onChange(listener: () => void): () => void;
-  /** Called once per event (drift found and repaired); returns unsubscribe. */
+  /** Called once per event (drift found, repaired or left as found); returns unsubscribe. */
   onPodEvent(listener: (event: PodEvent) => void): () => void;
   logs(
     namespace: string,
@@ -171,8 +173,23 @@ interface StepFailure {
   readonly backoffWaiting: ContainerStateWaiting | undefined;
 }
 
+/** Drift left as found (selfHeal off) until the pod comes with another sync id. */
+interface HeldDrift {
+  readonly kind: 'removed' | 'stopped' | 'changed' | 'renamed';
+  /** The engine id of the container (or sandbox) the drift was found on. */
+  readonly id: string;
+  /** The pod's sync id when the drift was found. */
+  readonly syncId: string;
+  /** What it was, for the event that says it was put back. */
+  readonly what: string;
+  /** A stopped container's crash-loop schedule before its stop (kept: a stop is no crash). */
+  readonly exitsBefore?: ExitMemory;
+}
+
 interface ContainerMemory {
   exits: ExitMemory;
+  /** Drift of this container left as found (the pod's app has selfHeal off). */
+  held: HeldDrift | undefined;
   failure: StepFailure | undefined;
   lastTerminated: ContainerStateTerminated | undefined;
   /** The engine id whose end is recorded in lastTerminated. */
@@ -223,6 +240,10 @@ interface PodWorker {
   sandbox: SandboxInfo | undefined;
   /** The engine id of the sandbox berth last made or kept. */
   lastSandboxId: string | undefined;
+  /** The sandbox removed or stopped by hand, left as found: the pod is not synced meanwhile. */
+  heldSandbox: HeldDrift | undefined;
+  /** Containers renamed by hand and left so, by engine id. */
+  heldRenames: Map<string, HeldDrift>;
   probes: Map<string, ProbeRunner>;
   /** Every init container has completed (or an app container exists). */
   initialized: boolean;
@@ -599,6 +620,8 @@ class Agent implements NodeAgent {
       podFailure: undefined,
       sandbox: undefined,
       lastSandboxId: undefined,
+      heldSandbox: undefined,
+      heldRenames: new Map(),
       probes: new Map(),
       initialized: false,
       observed: [],
@@ -802,8 +825,15 @@ class Agent implements NodeAgent {
       return;
     }
     let containers = mine.filter((c) => c.role === 'container');
-    this.noteSandboxDrift(worker, sandbox);
-    await this.repairNames(worker, mine);
+    const drift = driftPolicyOf(pod);
+    if (this.noteSandboxDrift(worker, sandbox, drift)) {
+      // The pod's network was taken away by hand and selfHeal is off: nothing is done to the
+      // pod until its app's next sync.
+      worker.observed = mine;
+      this.publish(worker);
+      return;
+    }
+    await this.repairNames(worker, mine, drift);
     // A changed sandbox part (host ports, hostname) means the whole pod is made again.
     const wantedSandboxPart = sandboxHash(pod);
     if (containers.some((c) => sandboxPartOf(c.specHash) !== wantedSandboxPart)) {
@@ -848,7 +878,7 @@ class Agent implements NodeAgent {
         nowMs: now,
       });
       memory.exits = decision.memory;
-      const action = this.noteDrift(worker, container, memory, current, desiredHash, {
+      const action = this.noteDrift(worker, container, memory, current, desiredHash, drift, {
         action: decision.action,
         exitsBefore,
         now,
@@ -983,13 +1013,18 @@ class Agent implements NodeAgent {
 
   // ---- drift: what someone else did to berth's containers ----
 
-  private reportDrift(worker: PodWorker, key: string, message: string): void {
+  private reportDrift(
+    worker: PodWorker,
+    key: string,
+    message: string,
+    reason: 'DriftRepaired' | 'DriftDetected' = 'DriftRepaired',
+  ): void {
     if (this.reported.has(key)) return;
     remember(this.reported, key);
     const event: PodEvent = {
       at: new Date(this.clock.now()).toISOString(),
       type: 'Warning',
-      reason: 'DriftRepaired',
+      reason,
       namespace: worker.namespace,
       pod: worker.name,
       message,
@@ -1003,33 +1038,113 @@ class Agent implements NodeAgent {
     }
   }
 
-  /** A sandbox berth made or kept that is gone, or stopped by someone else. */
-  private noteSandboxDrift(worker: PodWorker, sandbox: ObservedContainer | undefined): void {
+  /** Reports drift left as found (selfHeal off) and returns what holds it. */
+  private holdDrift(worker: PodWorker, held: HeldDrift, found: string): HeldDrift {
+    this.reportDrift(
+      worker,
+      `${held.id}:${held.kind}:held`,
+      `${found}; left as found: selfHeal is off for this pod's app (its next sync, e.g. berth app sync, puts it back)`,
+      'DriftDetected',
+    );
+    return held;
+  }
+
+  /** True while drift held under `held.syncId` is to stay: selfHeal off and no sync since. */
+  private stillHeld(held: HeldDrift, policy: DriftPolicy): boolean {
+    return !policy.selfHeal && held.syncId === policy.syncId;
+  }
+
+  private reportPutBack(worker: PodWorker, held: HeldDrift, done: string): void {
+    this.reportDrift(
+      worker,
+      `${held.id}:${held.kind}:put-back`,
+      `${held.what} (found ${held.kind} outside berth while selfHeal was off); ${done}`,
+    );
+  }
+
+  /**
+   * A sandbox berth made or kept that is gone, or stopped by someone else. True when it is
+   * left as found (selfHeal off): the pod is then not synced until its app's next sync.
+   */
+  private noteSandboxDrift(
+    worker: PodWorker,
+    sandbox: ObservedContainer | undefined,
+    policy: DriftPolicy,
+  ): boolean {
+    const held = worker.heldSandbox;
+    if (held !== undefined) {
+      if (this.stillHeld(held, policy)) return true;
+      worker.heldSandbox = undefined;
+      this.reportPutBack(worker, held, "made again with the pod's containers");
+      return false;
+    }
     const last = worker.lastSandboxId;
-    if (last === undefined || this.ownEnds.has(last)) return;
+    if (last === undefined || this.ownEnds.has(last)) return false;
+    const what = "the pod's sandbox (its network)";
     if (sandbox === undefined || sandbox.id !== last) {
+      worker.lastSandboxId = undefined;
+      if (!policy.selfHeal) {
+        worker.heldSandbox = this.holdDrift(
+          worker,
+          { kind: 'removed', id: last, syncId: policy.syncId, what },
+          `${what} was removed outside berth (docker rm?)`,
+        );
+        return true;
+      }
       this.reportDrift(
         worker,
         `${last}:removed`,
-        "the pod's sandbox (its network) was removed outside berth (docker rm?); made again with the pod's containers",
+        `${what} was removed outside berth (docker rm?); made again with the pod's containers`,
       );
-      worker.lastSandboxId = undefined;
     } else if (hasExited(sandbox) && this.signalled.has(sandbox.id)) {
+      if (!policy.selfHeal) {
+        worker.heldSandbox = this.holdDrift(
+          worker,
+          { kind: 'stopped', id: last, syncId: policy.syncId, what },
+          `${what} was stopped outside berth (docker stop or kill)`,
+        );
+        return true;
+      }
       this.reportDrift(
         worker,
         `${last}:stopped`,
-        "the pod's sandbox (its network) was stopped outside berth (docker stop or kill); made again with the pod's containers",
+        `${what} was stopped outside berth (docker stop or kill); made again with the pod's containers`,
       );
     }
+    return false;
   }
 
-  /** Containers renamed by someone else get berth's name back (their old one when known). */
-  private async repairNames(worker: PodWorker, mine: readonly ObservedContainer[]): Promise<void> {
+  /**
+   * Containers renamed by someone else get berth's name back (their old one when known); with
+   * selfHeal off they keep the new name until the app's next sync.
+   */
+  private async repairNames(
+    worker: PodWorker,
+    mine: readonly ObservedContainer[],
+    policy: DriftPolicy,
+  ): Promise<void> {
     const rename = this.runtime.rename;
     if (rename === undefined) return;
     for (const container of mine) {
-      if (container.name === undefined || hasBerthName(container, this.node)) continue;
+      if (container.name === undefined || hasBerthName(container, this.node)) {
+        worker.heldRenames.delete(container.id);
+        continue;
+      }
       const sandbox = container.role === 'sandbox';
+      const what = sandbox ? "the pod's sandbox" : `container ${container.containerName}`;
+      const held = worker.heldRenames.get(container.id);
+      if (held === undefined && !policy.selfHeal) {
+        worker.heldRenames.set(
+          container.id,
+          this.holdDrift(
+            worker,
+            { kind: 'renamed', id: container.id, syncId: policy.syncId, what },
+            `${what} was renamed to ${container.name} outside berth (docker rename?)`,
+          ),
+        );
+        continue;
+      }
+      if (held !== undefined && this.stillHeld(held, policy)) continue;
       const prefix = containerNamePrefix(
         sandbox ? 'sandbox' : container.containerName,
         container.podName,
@@ -1055,7 +1170,11 @@ class Agent implements NodeAgent {
       }
       if (restored === undefined) throw failure;
       this.renamedFrom.delete(container.id);
-      const what = sandbox ? "the pod's sandbox" : `container ${container.containerName}`;
+      worker.heldRenames.delete(container.id);
+      if (held !== undefined) {
+        this.reportPutBack(worker, held, `renamed back to ${restored}`);
+        continue;
+      }
       this.reportDrift(
         worker,
         `${container.id}:renamed:${container.name}`,
@@ -1068,7 +1187,8 @@ class Agent implements NodeAgent {
    * Reports drift of one container (removed, stopped or changed by someone else), once per
    * occurrence, and returns the action that repairs it: the decision's own, except that a
    * container stopped by hand runs again at once without counting as a crash, and a changed
-   * one that still runs is replaced.
+   * one that still runs is replaced. With selfHeal off the drift is left as found (`keep`)
+   * until the pod comes with another sync id, and then repaired the same way.
    */
   private noteDrift(
     worker: PodWorker,
@@ -1076,18 +1196,40 @@ class Agent implements NodeAgent {
     memory: ContainerMemory,
     current: ObservedContainer | undefined,
     desiredHash: string,
+    policy: DriftPolicy,
     decided: { action: ContainerAction; exitsBefore: ExitMemory; now: number },
   ): ContainerAction {
     const { action } = decided;
     const what = `container ${container.name}`;
+    const held = memory.held;
+    if (held !== undefined) {
+      // Put right by hand (started again) or by berth since: nothing is held any more.
+      const resolved =
+        current !== undefined &&
+        (current.id === held.id
+          ? held.kind === 'stopped' && current.state === 'running'
+          : this.made.has(current.id));
+      if (resolved) {
+        memory.held = undefined;
+        return action;
+      }
+      if (this.stillHeld(held, policy)) return { kind: 'keep' };
+      memory.held = undefined;
+      return this.putBack(worker, memory, held, current, decided);
+    }
     const last = memory.lastId;
     if (current === undefined) {
       if (action.kind === 'create' && last !== undefined && !this.ownEnds.has(last)) {
-        this.reportDrift(
-          worker,
-          `${last}:removed`,
-          `${what} was removed outside berth (docker rm?); created again`,
-        );
+        const found = `${what} was removed outside berth (docker rm?)`;
+        if (!policy.selfHeal) {
+          memory.held = this.holdDrift(
+            worker,
+            { kind: 'removed', id: last, syncId: policy.syncId, what },
+            found,
+          );
+          return { kind: 'keep' };
+        }
+        this.reportDrift(worker, `${last}:removed`, `${found}; created again`);
       }
       return action;
     }
@@ -1098,11 +1240,16 @@ class Agent implements NodeAgent {
         const change = imageChanged
           ? `image ${current.image} -> ${container.image}`
           : `spec-hash ${current.specHash} -> ${desiredHash}`;
-        this.reportDrift(
-          worker,
-          `${current.id}:changed`,
-          `${what} was changed outside berth: ${change}; replaced`,
-        );
+        const found = `${what} was changed outside berth: ${change}`;
+        if (!policy.selfHeal) {
+          memory.held = this.holdDrift(
+            worker,
+            { kind: 'changed', id: current.id, syncId: policy.syncId, what },
+            found,
+          );
+          return { kind: 'keep' };
+        }
+        this.reportDrift(worker, `${current.id}:changed`, `${found}; replaced`);
         if (action.kind === 'keep') {
           return { kind: 'replace', restartCount: observedRestartCount(current) + 1 };
         }
@@ -1113,11 +1260,23 @@ class Agent implements NodeAgent {
       return action;
     }
     if (this.signalled.has(current.id)) {
-      this.reportDrift(
-        worker,
-        `${current.id}:stopped`,
-        `${what} was stopped outside berth (docker stop or kill); started again`,
-      );
+      const found = `${what} was stopped outside berth (docker stop or kill)`;
+      if (!policy.selfHeal) {
+        memory.held = this.holdDrift(
+          worker,
+          {
+            kind: 'stopped',
+            id: current.id,
+            syncId: policy.syncId,
+            what,
+            exitsBefore: decided.exitsBefore,
+          },
+          found,
+        );
+        memory.exits = decided.exitsBefore;
+        return { kind: 'keep' };
+      }
+      this.reportDrift(worker, `${current.id}:stopped`, `${found}; started again`);
       // Not a crash: it runs again at once, and the crash-loop schedule stays as it was.
       memory.exits = {
         backoff: decided.exitsBefore.backoff,
@@ -1142,11 +1301,51 @@ class Agent implements NodeAgent {
     return action;
   }
 
+  /** The repair of drift held until now (a sync of the pod's app came, or selfHeal is on). */
+  private putBack(
+    worker: PodWorker,
+    memory: ContainerMemory,
+    held: HeldDrift,
+    current: ObservedContainer | undefined,
+    decided: { action: ContainerAction; exitsBefore: ExitMemory; now: number },
+  ): ContainerAction {
+    const { action } = decided;
+    switch (held.kind) {
+      case 'removed':
+        if (current === undefined && action.kind === 'create') {
+          this.reportPutBack(worker, held, 'created again');
+        }
+        return action;
+      case 'stopped':
+        if (current === undefined || !hasExited(current)) return action;
+        this.reportPutBack(worker, held, 'started again');
+        memory.exits = {
+          backoff: (held.exitsBefore ?? decided.exitsBefore).backoff,
+          exitedId: current.id,
+          restartAtMs: decided.now,
+        };
+        return { kind: 'restart', restartCount: observedRestartCount(current) + 1 };
+      case 'changed':
+        if (current === undefined) return action;
+        this.reportPutBack(worker, held, 'replaced');
+        return action.kind === 'keep'
+          ? { kind: 'replace', restartCount: observedRestartCount(current) + 1 }
+          : action;
+      case 'renamed':
+        return action;
+      default: {
+        const unknown: never = held.kind;
+        throw new Error(`unknown drift ${String(unknown)}`);
+      }
+    }
+  }
+
   private memoryOf(worker: PodWorker, name: string): ContainerMemory {
     let memory = worker.containers.get(name);
     if (memory === undefined) {
       memory = {
         exits: NO_EXITS,
+        held: undefined,
         failure: undefined,
         lastTerminated: undefined,
         lastTerminatedId: undefined,
