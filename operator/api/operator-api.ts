@@ -351,7 +351,7 @@ async function appsRoute(
       return;
     case 'sync':
       expect('POST');
-      if (!daemon.apps.trigger(name)) throw appNotFound(name);
+      if (!daemon.apps.trigger(name, { force: true })) throw appNotFound(name);
       sendBody(response, 202, { triggered: true });
       return;
     case 'history': {

@@ -46,6 +46,8 @@ export const RETRY_BASE_MS = 5_000;
 export const RETRY_MAX_MS = 5 * 60_000;
 /** How far (as a fraction) an interval is moved at random, so fetches of many apps spread out. */
 export const INTERVAL_JITTER = 0.1;
+/** The event an agent reports for drift it left as found (selfHeal off). */
+export const DRIFT_DETECTED = 'DriftDetected';
 /** The backstop look at a watched local repository's refs. */
 export const LOCAL_RECHECK_MS = 5_000;
 
@@ -59,7 +61,10 @@ export interface AppSettings {
   readonly interval?: number;
   /** Delete what left git. @default true */
   readonly prune?: boolean;
-  /** Put back drift made by hand (the engine's passes do; kept for status). @default true */
+  /**
+   * Put back drift made by hand at once. Off: drift is left as found, reported, shown as
+   * OutOfSync, and put back by the app's next sync. @default true
+   */
   readonly selfHeal?: boolean;
   /** Commit run instead of the ref's (`berth app pin`). */
   readonly pinned?: string;
@@ -103,6 +108,8 @@ export interface AppsControllerOptions {
    * @default LOCAL_RECHECK_MS
    */
   readonly localRecheckMs?: number;
+  /** Told after an app's settings were written (added, changed, pinned, from the config). */
+  readonly onSettingsChanged?: () => void;
 }
 
 export interface AppsController {
@@ -114,8 +121,12 @@ export interface AppsController {
   add(app: AppSpec): void;
   /** Stops keeping the app in sync and forgets its record (its objects keep running). */
   remove(name: string): Promise<boolean>;
-  /** Runs the app's worker at once (a push, a webhook); false for an unknown app. */
-  trigger(name: string): boolean;
+  /**
+   * Runs the app's worker at once (a push, a webhook); false for an unknown app. `force`
+   * (`berth app sync`) syncs even when the ref has not moved: drift left by selfHeal off is
+   * put back.
+   */
+  trigger(name: string, options?: { readonly force?: boolean }): boolean;
   /** Runs `commit` instead of the ref's until `unpin`. */
   pin(name: string, commit: string): void;
   unpin(name: string): void;
@@ -137,6 +148,8 @@ interface Worker {
   readonly cache: ManifestCache;
   running: Promise<void> | undefined;
   queued: boolean;
+  /** The next run syncs even when the ref has not moved. */
+  forced: boolean;
   stopped: boolean;
   cancelTimer: (() => void) | undefined;
   watcher: FSWatcher | undefined;
@@ -374,6 +387,8 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
   const runOnce = async (worker: Worker): Promise<void> => {
     const { spec } = worker;
     const settings = spec.settings;
+    const forced = worker.forced;
+    worker.forced = false;
     // A working tree without a ref follows its checked-out branch, committed content only.
     worker.headRef =
       settings.ref === undefined && worker.kind === 'local'
@@ -412,6 +427,7 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
     }
     worker.target = commit;
     const settled =
+      !forced &&
       worker.lastApplied?.commit === commit &&
       worker.failure === undefined &&
       worker.invalid === undefined &&
@@ -538,6 +554,7 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
       cache: new ManifestCache(),
       running: undefined,
       queued: false,
+      forced: false,
       stopped: false,
       cancelTimer: undefined,
       watcher: undefined,
@@ -601,12 +618,28 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
       { name: spec.name, source: spec.source, settings: { ...spec.settings } },
       nowIso(),
     );
+    options.onSettingsChanged?.();
   };
 
   const idleWaiters: (() => void)[] = [];
   const notifyIdle = (): void => {
     for (const worker of workers.values()) if (worker.running !== undefined) return;
     for (const resolve of idleWaiters.splice(0)) resolve();
+  };
+
+  /**
+   * With selfHeal off, the newest drift the agents left as found since the app's last
+   * successful sync (`pod/x: what`), from the events; undefined when there is none.
+   */
+  const driftLeft = (spec: AppSpec): string | undefined => {
+    if (spec.settings.selfHeal !== false) return undefined;
+    const synced = store.syncHistory(spec.name, 50).find((sync) => sync.outcome === 'succeeded');
+    const since = synced?.startedAt ?? '';
+    const found = store
+      .events({ app: spec.name, limit: 50 })
+      .find((event) => event.reason === DRIFT_DETECTED && event.at >= since);
+    if (found === undefined) return undefined;
+    return `${found.object}: ${found.message.replace(/; left as found.*$/, '')}`;
   };
 
   const statusOf = (worker: Worker): AppStatus => {
@@ -623,6 +656,7 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
     let sync: SyncState;
     let reason = healthReason;
     let problems: readonly string[] = [];
+    const drift = driftLeft(spec);
     if (worker.failure !== undefined) {
       sync = 'Failed';
       reason = `sync failed ${worker.failure.attempts} time(s): ${worker.failure.message}`;
@@ -636,6 +670,10 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
       problems = worker.invalid.problems;
     } else if (worker.refGone !== undefined) {
       sync = 'OutOfSync';
+    } else if (drift !== undefined) {
+      sync = 'OutOfSync';
+      reason = `drift left as found (selfHeal is off): ${drift}; berth app sync ${spec.name} puts it back`;
+      problems = [drift];
     } else if (
       worker.running !== undefined &&
       (worker.target === undefined || worker.target !== worker.lastApplied?.commit)
@@ -726,6 +764,7 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
           nowIso(),
         );
       }
+      options.onSettingsChanged?.();
       if (started) reconcileWorkers();
     },
     add(app) {
@@ -742,9 +781,10 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
       if (worker !== undefined) await stopWorker(worker);
       return store.removeApp(name) || worker !== undefined;
     },
-    trigger(name) {
+    trigger(name, triggerOptions) {
       const worker = workers.get(name);
       if (worker === undefined) return false;
+      if (triggerOptions?.force === true) worker.forced = true;
       schedule(worker);
       return true;
     },

@@ -20,6 +20,7 @@ import {
   parseAppsConfig,
 } from '../daemon/config.js';
 import { type AppsController, createAppsController } from '../daemon/controller.js';
+import { type DriftPolicyStamp, stampDriftPolicy } from '../daemon/drift-policy.js';
 import { createPushDeploy } from '../daemon/push.js';
 import { createWebhookHandler, matchApps } from '../daemon/webhook.js';
 import { createGitServer } from '../gitserver/git-server.js';
@@ -153,6 +154,7 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
   }
 
   let controller: AppsController | undefined;
+  let driftPolicy: DriftPolicyStamp | undefined;
   const metrics = createOperatorMetrics();
   let started = false;
   const reposDir = path.join(dataDir, REPOS_DIR);
@@ -160,6 +162,11 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
     ...embeddedOptions,
     listen: options.listen ?? DEFAULT_SERVER_LISTEN,
     token,
+    // Pods of apps with selfHeal off reach their node stamped with it (and their last sync).
+    handOut: (endpoint, store) => {
+      driftPolicy = stampDriftPolicy(endpoint, store);
+      return driftPolicy.endpoint;
+    },
     handler: (running) => {
       const now = () => new Date(options.clock?.now() ?? Date.now()).toISOString();
       const sync = (request: Parameters<typeof syncApp>[1]) => {
@@ -169,6 +176,8 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
           const result = syncApp({ store: running.store, engine: running.engine, now }, request);
           const outcome = result.refused === undefined ? 'succeeded' : 'refused';
           metrics.syncFinished(request.app, outcome, seconds());
+          // A sync puts drift left by selfHeal off back: the app's pods get its new sync id.
+          driftPolicy?.refresh();
           return result;
         } catch (error) {
           metrics.syncFinished(request.app, 'failed', seconds());
@@ -187,6 +196,7 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         watchLocal: watching,
         log,
+        onSettingsChanged: () => driftPolicy?.refresh(),
       });
       controller = apps;
       const pushes = createPushDeploy({
