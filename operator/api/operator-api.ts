@@ -305,8 +305,9 @@ async function appsRoute(
     }
     expect('POST');
     const add = appAddRequestOf(await readJsonBody(request));
-    // A working tree is read at a commit, never from its files: no ref means its HEAD.
-    const ref = add.ref ?? (hasUrlScheme(add.source) ? undefined : 'HEAD');
+    // No ref: the repository's HEAD, or the branch checked out in a working tree (read at its
+    // commits, never from its files).
+    const ref = add.ref;
     const settings: AppSettings = {
       ...(ref === undefined ? {} : { ref }),
       ...(add.path === undefined ? {} : { path: add.path }),

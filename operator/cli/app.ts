@@ -25,12 +25,13 @@ Manage the apps a running \`berth serve\` keeps in sync.
       --path DIR          the manifest folder inside the repository (@default its root)
       --interval D        how often an https source is fetched, e.g. 30s, 5m (@default 60s)
       --no-prune          keep objects that left git
-      --no-self-heal      leave drift made by hand alone
+      --no-self-heal      leave drift made by hand (docker rm, stop, rename) as found:
+                          recorded, the app OutOfSync, put back by its next sync
   remove NAME           stop keeping NAME in sync (what runs keeps running)
   list                  NAME SOURCE REF PATH
   pin NAME COMMIT       run COMMIT instead of the ref's newest until unpin (a rollback)
   unpin NAME            follow the ref again
-  sync NAME             sync NAME now
+  sync NAME             sync NAME now, even when its ref has not moved (puts drift back)
 
 ${OPERATOR_FLAGS_HELP}
 add, remove, pin, unpin and sync need a running berth serve; list reads the store without one.

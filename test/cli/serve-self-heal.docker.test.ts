@@ -3,7 +3,8 @@
  * `berth app add --no-self-heal` keeps drift made by hand. `docker rm -f` of a pod's container
  * leaves it gone; the operator records a DriftDetected event naming it and the app shows
  * OutOfSync with the reason; `berth app sync` puts the container back (DriftRepaired) and the
- * app is Synced again. The app's other pod is never touched.
+ * app is Synced again, the app's other pod untouched. A `docker stop` is left too, and a new
+ * commit on the tracked branch (another sync) starts the container again.
  */
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -165,7 +166,41 @@ describe('berth serve with selfHeal off', () => {
       return status?.sync === 'Synced' && status.health === 'Healthy' ? status : undefined;
     }, 'shop Synced and Healthy again');
     expect(healed.lastApplied?.commit).toBe(commit);
+    // A working tree added without a ref follows its branch.
+    expect(healed.ref).toBe('main');
     expect((await mainContainers()).get('shop-api')).toBe(api);
+
+    // docker stop is left too; a new commit on the branch (a sync) puts it back.
+    await docker().getContainer(api!).stop({ t: 1 });
+    await waitFor(
+      async () => {
+        const status = await appStatus('shop');
+        return status?.sync === 'OutOfSync' && status.reason.includes('pod/shop-api')
+          ? status
+          : undefined;
+      },
+      `shop OutOfSync for the stopped pod (serve stderr: ${serve.output().stderr})`,
+      30_000,
+    );
+    expect((await mainContainers()).has('shop-api')).toBe(false);
+    const next = commitFiles(work, { 'db.yaml': podYaml('shop-db') }, 'db');
+    const running = await waitFor(
+      async () => {
+        const now = await mainContainers();
+        return now.has('shop-api') && now.has('shop-db') ? now : undefined;
+      },
+      `shop-api running again and shop-db running (serve stderr: ${serve.output().stderr})`,
+      60_000,
+    );
+    expect(running.get('shop-web')).toBe(back);
+    const synced2 = await waitFor(async () => {
+      const status = await appStatus('shop');
+      return status?.sync === 'Synced' && status.lastApplied?.commit === next ? status : undefined;
+    }, 'the new commit Synced');
+    expect(synced2.reason).not.toContain('drift');
+    expect(
+      (await appEvents('shop')).filter((e) => e.reason === 'DriftRepaired').map((e) => e.object),
+    ).toEqual(['pod/shop-api', 'pod/shop-web']);
 
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
