@@ -357,6 +357,71 @@ describe('apps controller, local repositories', () => {
   });
 });
 
+describe('apps controller, selfHeal off', () => {
+  it('shows drift the agents left as OutOfSync until a sync; berth app sync syncs the same commit', async () => {
+    const dir = repo();
+    const commit = commitFiles(dir, { 'a.yaml': podYaml('a') }, 'add a');
+    const { store, controller, syncs } = harness();
+    controller.start();
+    controller.add({ name: 'shop', source: dir, settings: { selfHeal: false } });
+    await statusWhen(controller, 'shop', (s) => s.sync === 'Synced', 'synced');
+    expect(syncs).toHaveLength(1);
+
+    store.addEvent({
+      at: new Date(Date.now() + 1_000).toISOString(),
+      type: 'Warning',
+      reason: 'DriftDetected',
+      object: 'pod/a',
+      app: 'shop',
+      node: 'n1',
+      message:
+        "container main was removed outside berth (docker rm?); left as found: selfHeal is off for this pod's app (its next sync, e.g. berth app sync, puts it back)",
+    });
+    const drifted = controller.status('shop');
+    expect(drifted).toMatchObject({
+      sync: 'OutOfSync',
+      reason:
+        'drift left as found (selfHeal is off): pod/a: container main was removed outside berth (docker rm?); berth app sync shop puts it back',
+      problems: ['pod/a: container main was removed outside berth (docker rm?)'],
+    });
+
+    // A plain trigger (a webhook) finds the ref where it was: no sync.
+    controller.trigger('shop');
+    await controller.idle();
+    expect(syncs).toHaveLength(1);
+    // Forced (berth app sync): the same commit synced again, which puts the drift back.
+    controller.trigger('shop', { force: true });
+    await controller.idle();
+    expect(syncs.map((sync) => sync.commit)).toEqual([commit, commit]);
+    // The event is older than the new sync only once the clock passed it; a later sync clears it.
+    await waitFor(
+      () => Date.now() > Date.parse(store.events()[0]!.at) + 5,
+      'the clock past the event',
+    );
+    controller.trigger('shop', { force: true });
+    await controller.idle();
+    expect(controller.status('shop')).toMatchObject({ sync: 'Synced', problems: [] });
+  });
+
+  it('ignores drift events of apps with selfHeal on (the agents put it back)', async () => {
+    const dir = repo();
+    commitFiles(dir, { 'a.yaml': podYaml('a') }, 'add a');
+    const { store, controller } = harness();
+    controller.start();
+    controller.add({ name: 'shop', source: dir, settings: {} });
+    await statusWhen(controller, 'shop', (s) => s.sync === 'Synced', 'synced');
+    store.addEvent({
+      at: new Date(Date.now() + 1_000).toISOString(),
+      type: 'Warning',
+      reason: 'DriftDetected',
+      object: 'pod/a',
+      app: 'shop',
+      message: 'container main was removed outside berth (docker rm?)',
+    });
+    expect(controller.status('shop')?.sync).toBe('Synced');
+  });
+});
+
 describe('apps controller, retries', () => {
   it('retries a failing sync with backoff from 5 s, doubling, on the same commit; reset by success', async () => {
     const dir = repo();
