@@ -25,14 +25,26 @@ export interface AgentPodReport {
 /** What attached mode needs of the node agent (node-agent.ts's NodeAgent has this shape). */
 export interface AttachableAgent {
   setDesiredPods(pods: readonly Pod[], version: string): void;
-  /** The services this node carries (proxy and DNS); agents without them ignore it. */
-  setServices?(services: readonly ServiceView[]): void;
+  /**
+   * The services this node carries (proxy and DNS); agents without them ignore it. A promise
+   * settles once the node's proxy rules hold them (see SERVICES_FIRST_WAIT_MS).
+   */
+  setServices?(services: readonly ServiceView[]): void | Promise<void>;
   pods(): readonly AgentPodReport[];
   onChange(listener: () => void): () => void;
   /** Events to carry to the operator (drift repaired); agents without them leave it out. */
   onPodEvent?(listener: (event: Omit<NodeEvent, 'id'>) => void): () => void;
   capacity(): Promise<{ cpu: number; memoryBytes: number }>;
 }
+
+/**
+ * How long a new assignment waits for the node's service rules before its pods are handed to
+ * the agent. The operator takes a pod out of its services' endpoints in the same pass that
+ * takes it off its node, so one answer carries both; the rules go first, so a pod being torn
+ * down gets no new connection (Kubernetes: the endpoint leaves before the kubelet kills). A
+ * proxy that is slow or failing delays the pods by this much at most.
+ */
+export const SERVICES_FIRST_WAIT_MS = 2_000;
 
 /** Events kept for the operator while it does not answer; the oldest go first past this. */
 const PENDING_EVENTS_KEPT = 1000;
@@ -50,6 +62,8 @@ export interface AttachOptions {
   /** Backoff after a failed call: first wait, doubled up to the cap. @default 500 ms to 10 s */
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
+  /** @default SERVICES_FIRST_WAIT_MS */
+  readonly servicesFirstWaitMs?: number;
   /** Progress and trouble, one line each (the CLI prints them). */
   readonly log?: (line: string) => void;
   /**
@@ -93,6 +107,7 @@ export function attachToOperator(options: AttachOptions): Attachment {
   const statusDebounceMs = options.statusDebounceMs ?? 200;
   const retryInitialMs = options.retryInitialMs ?? 500;
   const retryMaxMs = options.retryMaxMs ?? 10_000;
+  const servicesFirstWaitMs = options.servicesFirstWaitMs ?? SERVICES_FIRST_WAIT_MS;
 
   const abort = new AbortController();
   const { signal } = abort;
@@ -107,6 +122,24 @@ export function attachToOperator(options: AttachOptions): Attachment {
   const pendingEvents: NodeEvent[] = [];
   const eventPrefix = randomBytes(6).toString('hex');
   let eventSeq = 0;
+
+  /** Waits for `work` (never rejecting) at most ms, or less when stopped. */
+  async function within(work: void | Promise<void>, ms: number): Promise<void> {
+    if (work === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort = (): void => {};
+    const capped = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      onAbort = resolve;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([work.catch(() => {}), capped]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
 
   /** Waits ms, or less when stopped. Never rejects. */
   function pause(ms: number): Promise<void> {
@@ -211,8 +244,9 @@ export function attachToOperator(options: AttachOptions): Attachment {
         wait = retryInitialMs;
         if (answer.version !== version) {
           version = answer.version;
+          // Services first: a pod that left the set left its endpoints in this same answer.
+          await within(agent.setServices?.(answer.services ?? []), servicesFirstWaitMs);
           agent.setDesiredPods(answer.pods, answer.version);
-          agent.setServices?.(answer.services ?? []);
           info(`assignment ${answer.version}: ${answer.pods.length} pod(s)`);
         }
       } catch (error) {

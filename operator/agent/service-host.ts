@@ -41,8 +41,14 @@ export interface ServiceHostOptions {
 export interface ServiceHost {
   /** Starts the proxy and the DNS server; never throws for either (each logs why it is not running). */
   start(): Promise<void>;
-  /** The node's services from now on (DNS at once, the proxy as soon as a sync can run). */
-  setServices(services: readonly ServiceView[]): void;
+  /**
+   * The node's services from now on (DNS at once, the proxy as soon as a sync can run).
+   * Settles (never rejects) once the proxy has applied this set or a newer one, or its sync
+   * failed, or there is no proxy to wait for (not started, not running, stopped): a caller
+   * that must not act before the rules hold (stopping a pod that just left the endpoints)
+   * waits on it.
+   */
+  setServices(services: readonly ServiceView[]): Promise<void>;
   /**
    * Closes DNS and stops syncing the proxy, leaving its rules in force: established
    * connections and service addresses keep working while the agent restarts.
@@ -91,6 +97,8 @@ export function createServiceHost(options: ServiceHostOptions): ServiceHost {
   let current: readonly ServiceView[] | undefined;
   /** A set the proxy has not applied yet. */
   let unsynced: readonly ServiceView[] | undefined;
+  /** Callers of setServices waiting for the proxy to apply `unsynced` (or a newer set). */
+  let unsyncedWaiters: (() => void)[] = [];
   let proxyUp = false;
   let dns: DnsServer | undefined;
   let started = false;
@@ -107,16 +115,21 @@ export function createServiceHost(options: ServiceHostOptions): ServiceHost {
       retryTimer = undefined;
     }
     const services = unsynced;
+    const waiters = unsyncedWaiters;
     unsynced = undefined;
+    unsyncedWaiters = [];
     inFlight = proxy.sync(services).then(
       () => {
         failures = 0;
         inFlight = undefined;
+        for (const settle of waiters) settle();
         kick();
       },
       () => {
         // The proxy logged why. A newer set goes at once; else the same one after a backoff.
+        // Waiters are let go: the rules are what they were, and a retry may take long.
         inFlight = undefined;
+        for (const settle of waiters) settle();
         failures += 1;
         if (stopped) return;
         if (unsynced !== undefined) {
@@ -169,11 +182,16 @@ export function createServiceHost(options: ServiceHostOptions): ServiceHost {
     },
 
     setServices(services) {
-      if (stopped) return;
+      if (stopped) return Promise.resolve();
       current = services;
       unsynced = services;
       dns?.update(services);
+      // Only a running proxy has rules to wait for; one not started yet syncs this set first.
+      const applied = proxyUp
+        ? new Promise<void>((resolve) => unsyncedWaiters.push(resolve))
+        : Promise.resolve();
       kick();
+      return applied;
     },
 
     async stop() {
@@ -182,6 +200,8 @@ export function createServiceHost(options: ServiceHostOptions): ServiceHost {
       if (retryTimer !== undefined) clearTimeout(retryTimer);
       retryTimer = undefined;
       await inFlight;
+      for (const settle of unsyncedWaiters) settle();
+      unsyncedWaiters = [];
       const closing = dns;
       dns = undefined;
       await closing
@@ -212,15 +232,15 @@ export interface StartStop {
 export function withServiceHost<Agent extends StartStop>(
   agent: Agent,
   host: ServiceHost | (() => Promise<ServiceHost>),
-): Agent & { setServices(services: readonly ServiceView[]): void } {
+): Agent & { setServices(services: readonly ServiceView[]): Promise<void> } {
   let made: ServiceHost | undefined = typeof host === 'function' ? undefined : host;
   let latest: readonly ServiceView[] | undefined;
   const agentStart = agent.start.bind(agent);
   const agentStop = agent.stop.bind(agent);
   return Object.assign(agent, {
-    setServices(services: readonly ServiceView[]) {
+    setServices(services: readonly ServiceView[]): Promise<void> {
       latest = services;
-      made?.setServices(services);
+      return made?.setServices(services) ?? Promise.resolve();
     },
     async start() {
       if (made === undefined && typeof host === 'function') {

@@ -38,7 +38,7 @@ export interface LocalAgent {
   /** `namespace/name` of every pod with a container on the engine (removed ones linger). */
   podsOnEngine(): Promise<ReadonlySet<string>>;
   /** The services this node carries (its proxy and DNS); agents without them leave it out. */
-  setServices?(services: readonly ServiceView[]): void;
+  setServices?(services: readonly ServiceView[]): void | Promise<void>;
 }
 
 /** What the local agent is made with. */

@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Attachment, attachToOperator } from '../../operator/agent/attach.js';
+import {
+  type Attachment,
+  type AttachOptions,
+  attachToOperator,
+} from '../../operator/agent/attach.js';
 import { createNodeClient } from '../../operator/api/node-client.js';
 import { createNodeEndpoint, type NodeEndpoint } from '../../operator/api/node-endpoint.js';
 import { BerthError } from '../../operator/model/errors.js';
+import type { Pod } from '../../operator/model/generated/types.js';
+import type { ServiceView } from '../../operator/services/types.js';
 import { FakeNodeAgent, testPod, waitFor } from './fake-node-agent.js';
 
 const TOKEN = 'attach-test-token';
@@ -21,7 +27,12 @@ async function operator(
   return { endpoint, url: server.url, close: server.close };
 }
 
-function attach(url: string, agent: FakeNodeAgent, token = TOKEN): Attachment {
+function attach(
+  url: string,
+  agent: FakeNodeAgent,
+  token = TOKEN,
+  more: Partial<AttachOptions> = {},
+): Attachment {
   const attachment = attachToOperator({
     agent,
     client: createNodeClient({ server: url, token, name: 'node-a' }),
@@ -31,6 +42,7 @@ function attach(url: string, agent: FakeNodeAgent, token = TOKEN): Attachment {
     statusDebounceMs: 20,
     retryInitialMs: 20,
     retryMaxMs: 100,
+    ...more,
   });
   cleanups.push(() => attachment.stop());
   return attachment;
@@ -154,4 +166,93 @@ describe('attached mode against the real endpoint over HTTP', () => {
     expect(node.capacity).toEqual({ cpu: 1, memoryBytes: 1024 });
     expect(failures).toBe(0);
   });
+
+  it('applies the services of an answer before handing its pods to the agent', async () => {
+    const { endpoint, url } = await operator();
+    const agent = new ServicesAgent();
+    attach(url, agent);
+    endpoint.setServices([webService(['web-1', 'web-2'])]);
+    endpoint.assign('node-a', [testPod('web-1'), testPod('web-2')]);
+    await waitFor(() => agent.desiredNames().length === 2, 'both pods reach the agent');
+
+    // The operator takes web-1 out of the endpoints and off the node in one pass.
+    agent.hold = true;
+    endpoint.setServices([webService(['web-2'])]);
+    endpoint.assign('node-a', [testPod('web-2')]);
+    await waitFor(() => agent.held.length > 0, 'the new services handed to the proxy');
+    // Until the proxy holds them, web-1 is still wanted: its containers are not stopped.
+    const deadline = Date.now() + 10_000;
+    while (agent.desiredNames().length !== 1) {
+      if (Date.now() > deadline) throw new Error(`web-1 never left: ${agent.log.join(' ')}`);
+      const release = agent.held.shift();
+      if (release !== undefined) {
+        expect(agent.desiredNames()).toContain('default/web-1');
+        release();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Every set of pods came after the services of the same answer had been applied.
+    const lastPods = agent.log.lastIndexOf('pods:default/web-2');
+    const lastApplied = agent.log.lastIndexOf('applied:web-2');
+    expect(lastApplied).toBeGreaterThanOrEqual(0);
+    expect(lastApplied).toBeLessThan(lastPods);
+    expect(agent.log.slice(lastApplied + 1, lastPods)).toEqual([]);
+  });
+
+  it('hands the pods on after servicesFirstWaitMs when the services never settle', async () => {
+    const { endpoint, url } = await operator();
+    const agent = new ServicesAgent();
+    agent.hold = true;
+    attach(url, agent, TOKEN, { servicesFirstWaitMs: 50 });
+    endpoint.setServices([webService(['web-1'])]);
+    endpoint.assign('node-a', [testPod('web-1')]);
+    await waitFor(() => agent.desiredNames().join() === 'default/web-1', 'the pods, late');
+    expect(agent.log).not.toContain('applied:web-1');
+  });
 });
+
+/** A fake agent with services: records each set, and settles it when the test says so. */
+class ServicesAgent extends FakeNodeAgent {
+  hold = false;
+  /** Releases of services not yet applied, oldest first. */
+  readonly held: (() => void)[] = [];
+  /** `services:<endpoints>`, `applied:<endpoints>` and `pods:<names>`, in order. */
+  readonly log: string[] = [];
+
+  setServices(services: readonly ServiceView[]): Promise<void> {
+    const text = services.flatMap((s) => s.endpoints.map((e) => e.pod.split('/')[1])).join(',');
+    this.log.push(`services:${text}`);
+    return new Promise((resolve) => {
+      const release = (): void => {
+        this.log.push(`applied:${text}`);
+        resolve();
+      };
+      if (this.hold) this.held.push(release);
+      else release();
+    });
+  }
+
+  override setDesiredPods(pods: readonly Pod[], version: string): void {
+    this.log.push(
+      `pods:${pods.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).join(',')}`,
+    );
+    super.setDesiredPods(pods, version);
+  }
+}
+
+function webService(pods: readonly string[]): ServiceView {
+  return {
+    namespace: 'default',
+    name: 'web',
+    type: 'ClusterIP',
+    clusterIP: '10.96.0.10',
+    sessionAffinity: 'None',
+    ports: [{ name: '', protocol: 'TCP', port: 80 }],
+    endpoints: pods.map((pod, i) => ({
+      ip: `10.0.0.${i + 2}`,
+      pod: `default/${pod}`,
+      node: 'node-a',
+      ports: { '': 80 },
+    })),
+  };
+}

@@ -117,6 +117,43 @@ describe('createServiceHost', () => {
     expect(host.running()).toEqual({ proxy: true, dns: { host: '172.17.0.1', port: 53 } });
   });
 
+  it('settles setServices once the proxy applied that set or a newer one, at once without a proxy', async () => {
+    const { proxy, host } = setup();
+    let early = false;
+    // Not started: no rules to wait for.
+    await host.setServices([view('early')]).then(() => {
+      early = true;
+    });
+    expect(early).toBe(true);
+    await host.start();
+    proxy.syncs[0]!.resolve();
+    await waitFor(() => proxy.concurrent === 0, 'the first sync done');
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const settled: string[] = [];
+    const a = host.setServices([view('a')]).then(() => settled.push('a'));
+    const b = host.setServices([view('b')]).then(() => settled.push('b'));
+    expect(proxy.syncs.map((sync) => names(sync.services))).toEqual(['early', 'a']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toEqual([]);
+    proxy.syncs[1]!.resolve();
+    await waitFor(() => proxy.syncs.length === 3, 'the sync of b, after a');
+    await a;
+    expect(settled).toEqual(['a']);
+    // A failed sync lets its waiters go too (the retry may take long).
+    proxy.syncs[2]!.reject(new BerthError('PROXY_FAILED', 'iptables-restore failed'));
+    await b;
+    expect(settled).toEqual(['a', 'b']);
+    await host.stop();
+    await host.setServices([view('after stop')]);
+  });
+
+  it('settles setServices at once when the proxy could not start', async () => {
+    const { host } = setup({ proxyError: new BerthError('PROXY_UNAVAILABLE', 'not root') });
+    await host.start();
+    await host.setServices([view('a')]);
+  });
+
   it('updates DNS at once and runs one proxy sync at a time, the newest set winning', async () => {
     const { proxy, servers, host } = setup();
     await host.start();
