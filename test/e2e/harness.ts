@@ -105,8 +105,85 @@ export interface Serve {
   stop(): Promise<void>;
 }
 
-/** Starts `berth serve` on a fresh temp data dir, a free port and a unique node name. */
+/**
+ * One e2e server at a time on this machine, across processes: every agent's service proxy
+ * writes the same BERTH chains and its DNS binds port 53 on the bridge, so two at once would
+ * take each other's node ports and names. A lock directory holding the owner's pid; a lock
+ * whose owner died is taken over.
+ */
+const SERVE_LOCK = path.join(os.tmpdir(), 'berth-e2e-serve.lock');
+const SERVE_LOCK_WAIT_MS = 20 * 60_000;
+
+async function lockOwnerAlive(): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(await fsp.readFile(path.join(SERVE_LOCK, 'pid'), 'utf8'));
+  } catch {
+    // No pid yet: the owner is between mkdir and writeFile, unless it died right there.
+    try {
+      return Date.now() - (await fsp.stat(SERVE_LOCK)).mtimeMs < 10_000;
+    } catch {
+      return false;
+    }
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function acquireServeLock(): Promise<() => Promise<void>> {
+  const deadline = Date.now() + SERVE_LOCK_WAIT_MS;
+  let said = false;
+  for (;;) {
+    try {
+      await fsp.mkdir(SERVE_LOCK);
+      await fsp.writeFile(path.join(SERVE_LOCK, 'pid'), String(process.pid));
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        await fsp.rm(SERVE_LOCK, { recursive: true, force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (!(await lockOwnerAlive())) {
+      await fsp.rm(SERVE_LOCK, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`another e2e berth serve held ${SERVE_LOCK} for ${SERVE_LOCK_WAIT_MS} ms`);
+    }
+    if (!said) {
+      console.log(`waiting for ${SERVE_LOCK}: another e2e berth serve runs on this machine`);
+      said = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Starts `berth serve` on a fresh temp data dir, a free port and a unique node name, once no
+ * other e2e server runs on this machine.
+ */
 export async function startServe(options: ServeOptions): Promise<Serve> {
+  const release = await acquireServeLock();
+  try {
+    return await startServeLocked(options, release);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+async function startServeLocked(
+  options: ServeOptions,
+  release: () => Promise<void>,
+): Promise<Serve> {
   const node = uniqueTestName(options.name);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `berth-${options.name}-`));
   const dataDir = path.join(dir, 'operator');
@@ -172,6 +249,7 @@ export async function startServe(options: ServeOptions): Promise<Serve> {
         if (routes.trim() !== '') await runCommand('ip', ['route', 'del', cidr]);
       }
       await fsp.rm(dir, { recursive: true, force: true });
+      await release();
     }
   };
 
