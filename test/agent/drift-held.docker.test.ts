@@ -193,6 +193,40 @@ describe('selfHeal off on Docker', () => {
     ]);
   });
 
+  it('leaves a pod whose sandbox was removed alone until the next sync, then makes it again', async () => {
+    const pod = uniqueTestName('held-sbx');
+    const { agent, events } = await startAgent();
+    agent.setDesiredPods([heldPod(pod, '3')], 'v1');
+    const main = await mainContainer(pod, 'the pod running');
+    const sandbox = (await runtime.list(node)).find(
+      (c) => c.podName === pod && c.role === 'sandbox',
+    );
+    expect(sandbox).toBeDefined();
+    await docker().getContainer(sandbox!.id).remove({ force: true });
+
+    await waitFor(() => eventsOf(events, pod, 'DriftDetected').length > 0, 'a DriftDetected event');
+    await relistsPass();
+    const left = await runtime.list(node);
+    expect(left.filter((c) => c.podName === pod && c.role === 'sandbox')).toEqual([]);
+    expect(left.find((c) => c.id === main.id)).toBeDefined();
+    expect(eventsOf(events, pod, 'DriftDetected')).toEqual([
+      "the pod's sandbox (its network) was removed outside berth (docker rm?); left as found: selfHeal is off for this pod's app (its next sync, e.g. berth app sync, puts it back)",
+    ]);
+
+    agent.setDesiredPods([heldPod(pod, '4')], 'v2');
+    await waitFor(async () => {
+      const all = await runtime.list(node);
+      const mine = all.filter((c) => c.podName === pod && c.state === 'running');
+      return (
+        mine.some((c) => c.role === 'sandbox') &&
+        mine.some((c) => c.id !== main.id && c.role === 'container')
+      );
+    }, 'the pod made again in a new sandbox');
+    expect(eventsOf(events, pod, 'DriftRepaired')).toEqual([
+      "the pod's sandbox (its network) (found removed outside berth while selfHeal was off); made again with the pod's containers",
+    ]);
+  });
+
   it('still restarts a process that exits by itself (its restartPolicy is no drift)', async () => {
     const pod = uniqueTestName('held-crash');
     const { agent, events } = await startAgent();
