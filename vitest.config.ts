@@ -13,6 +13,7 @@ const DOCKER_TESTS = [
   'test/engine/*.docker.test.ts',
   'test/cli/*docker*.test.ts',
   'test/e2e/**/*.docker.test.ts',
+  'test/images/*.docker.test.ts',
 ];
 
 export default defineConfig({

@@ -71,7 +71,18 @@ export type BerthErrorCode =
   /** The service range overlaps a network of the host, or the sink device is not berth's. */
   | 'PROXY_RANGE_CONFLICT'
   /** An iptables, ip or sysctl command failed or missed its deadline. */
-  | 'PROXY_FAILED';
+  | 'PROXY_FAILED'
+  // example images (images/build.ts, `npm run images`)
+  /** An image recipe (`image.yaml`) has problems, each at file:line:col. */
+  | 'IMAGE_RECIPE_INVALID'
+  /** No recipe builds the image asked for. */
+  | 'IMAGE_UNKNOWN'
+  /** The machine cannot build images: not root, or mmdebstrap missing. */
+  | 'IMAGE_BUILD_UNAVAILABLE'
+  /** The Docker Engine does not answer. */
+  | 'IMAGE_DOCKER_UNREACHABLE'
+  /** mmdebstrap or docker import failed; the message carries their last output. */
+  | 'IMAGE_BUILD_FAILED';
 
 export class BerthError extends Error {
   readonly code: BerthErrorCode;
