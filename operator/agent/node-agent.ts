@@ -6,7 +6,7 @@
  * backoff, status) are the pure functions of ./lifecycle; this file does the I/O.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../model/errors.js';
@@ -244,6 +244,10 @@ interface PodWorker {
   heldSandbox: HeldDrift | undefined;
   /** Containers renamed by hand and left so, by engine id. */
   heldRenames: Map<string, HeldDrift>;
+  /** The held drift was read back from the data dir (it outlives an agent restart). */
+  heldLoaded: boolean;
+  /** The held drift as last written to the data dir ('' when none is). */
+  heldJson: string;
   probes: Map<string, ProbeRunner>;
   /** Every init container has completed (or an app container exists). */
   initialized: boolean;
@@ -622,6 +626,8 @@ class Agent implements NodeAgent {
       lastSandboxId: undefined,
       heldSandbox: undefined,
       heldRenames: new Map(),
+      heldLoaded: false,
+      heldJson: '',
       probes: new Map(),
       initialized: false,
       observed: [],
@@ -804,6 +810,10 @@ class Agent implements NodeAgent {
     }
     const uid = pod.metadata.uid!;
     const now = this.clock.now();
+    if (!worker.heldLoaded) {
+      worker.heldLoaded = true;
+      await this.loadHeld(worker, uid);
+    }
 
     // Containers of an earlier pod of the same name (another uid) go first.
     const stale = mine.filter((c) => c.podUid !== uid);
@@ -830,6 +840,7 @@ class Agent implements NodeAgent {
       // The pod's network was taken away by hand and selfHeal is off: nothing is done to the
       // pod until its app's next sync.
       worker.observed = mine;
+      await this.saveHeld(worker, uid);
       this.publish(worker);
       return;
     }
@@ -1008,7 +1019,67 @@ class Agent implements NodeAgent {
       worker.sandbox = sandboxInfo ?? worker.sandbox;
       this.syncProbes(worker, pod, containers);
     }
+    await this.saveHeld(worker, uid);
     this.publish(worker);
+  }
+
+  private driftFile(uid: string): string {
+    return join(this.dataDir, 'pods', uid, 'drift.json');
+  }
+
+  /** The drift held for the pod before the agent restarted (selfHeal off), from the data dir. */
+  private async loadHeld(worker: PodWorker, uid: string): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.driftFile(uid), 'utf8');
+    } catch {
+      return;
+    }
+    try {
+      const stored = JSON.parse(text) as {
+        sandbox?: HeldDrift;
+        containers?: Record<string, HeldDrift>;
+        renames?: Record<string, HeldDrift>;
+      };
+      worker.heldSandbox = stored.sandbox;
+      for (const [name, held] of Object.entries(stored.containers ?? {})) {
+        this.memoryOf(worker, name).held = held;
+      }
+      for (const [id, held] of Object.entries(stored.renames ?? {})) {
+        worker.heldRenames.set(id, held);
+      }
+      worker.heldJson = text;
+    } catch {
+      // A record that cannot be read holds nothing: drift found from now on is held again.
+    }
+  }
+
+  /** Writes the pod's held drift to the data dir when it changed (removed when none is left). */
+  private async saveHeld(worker: PodWorker, uid: string): Promise<void> {
+    const containers: Record<string, HeldDrift> = {};
+    for (const [name, memory] of worker.containers) {
+      if (memory.held !== undefined) containers[name] = memory.held;
+    }
+    const renames = Object.fromEntries(worker.heldRenames);
+    const none =
+      worker.heldSandbox === undefined &&
+      Object.keys(containers).length === 0 &&
+      Object.keys(renames).length === 0;
+    const text = none
+      ? ''
+      : JSON.stringify({
+          ...(worker.heldSandbox === undefined ? {} : { sandbox: worker.heldSandbox }),
+          containers,
+          renames,
+        });
+    if (text === worker.heldJson) return;
+    const file = this.driftFile(uid);
+    if (text === '') await rm(file, { force: true });
+    else {
+      await mkdir(join(this.dataDir, 'pods', uid), { recursive: true });
+      await writeFile(file, text);
+    }
+    worker.heldJson = text;
   }
 
   // ---- drift: what someone else did to berth's containers ----

@@ -124,7 +124,7 @@ async function relistsPass(): Promise<void> {
 }
 
 describe('selfHeal off on Docker', () => {
-  it('leaves a removed container gone until the pod comes with a new sync id', async () => {
+  it('leaves a removed container gone until the pod comes with a new sync id, across an agent restart', async () => {
     const pod = uniqueTestName('held-rm');
     const { agent, events } = await startAgent();
     agent.setDesiredPods([heldPod(pod, '1')], 'v1');
@@ -139,12 +139,27 @@ describe('selfHeal off on Docker', () => {
     ]);
     expect(eventsOf(events, pod, 'DriftRepaired')).toEqual([]);
 
+    // An agent restart keeps it so: what is held is in the data dir.
+    await agent.stop();
+    const restarted = await startAgent();
+    restarted.agent.setDesiredPods([heldPod(pod, '1')], 'v1');
+    await waitFor(
+      () => restarted.agent.pods().find((p) => p.name === pod),
+      'the pod reported by the new agent',
+    );
+    await relistsPass();
+    expect(await mainContainers(pod)).toEqual([]);
+    expect(restarted.events).toEqual([]);
+
     // The same pod from a later sync: put back.
-    agent.setDesiredPods([heldPod(pod, '2')], 'v2');
+    restarted.agent.setDesiredPods([heldPod(pod, '2')], 'v2');
     const after = await mainContainer(pod, 'the container made again', before.id);
     expect(after.id).not.toBe(before.id);
     expect(
-      await waitFor(() => eventsOf(events, pod, 'DriftRepaired')[0], 'a DriftRepaired event'),
+      await waitFor(
+        () => eventsOf(restarted.events, pod, 'DriftRepaired')[0],
+        'a DriftRepaired event',
+      ),
     ).toBe('container main (found removed outside berth while selfHeal was off); created again');
   });
 
