@@ -3,7 +3,8 @@
  * `berth app add --no-self-heal` keeps drift made by hand. `docker rm -f` of a pod's container
  * leaves it gone; the operator records a DriftDetected event naming it and the app shows
  * OutOfSync with the reason; `berth app sync` puts the container back (DriftRepaired) and the
- * app is Synced again, the app's other pod untouched. A `docker stop` is left too, and a new
+ * app is Synced again, the app's other pod untouched (a restart of the serve in between keeps
+ * the drift held). A `docker stop` is left too, and a new
  * commit on the tracked branch (another sync) starts the container again.
  */
 import { promises as fsp } from 'node:fs';
@@ -144,6 +145,21 @@ describe('berth serve with selfHeal off', () => {
     expect(gone.get('shop-api')).toBe(api);
     expect(await containerActions(removedAtS)).not.toContain('create');
     expect((await appEvents('shop')).some((e) => e.reason === 'DriftRepaired')).toBe(false);
+
+    // A restart of berth serve keeps it so: the restarted agent holds the drift too.
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    const restartedAtS = Date.now() / 1000;
+    serve = await startServe({ dataDir, node: NODE });
+    await waitFor(async () => {
+      const { body } = await serve!.api('GET', '/api/v1/readout');
+      const nodes = (body as { nodes: { name: string; pods: { name: string }[] }[] }).nodes;
+      const reported = nodes.find((n) => n.name === NODE)?.pods.map((p) => p.name) ?? [];
+      return reported.includes('shop-web') && reported.includes('shop-api');
+    }, 'both pods reported by the restarted agent');
+    expect((await appStatus('shop'))?.sync).toBe('OutOfSync');
+    expect((await mainContainers()).has('shop-web')).toBe(false);
+    expect(await containerActions(restartedAtS)).not.toContain('create');
 
     // berth app sync: the same commit again, and the container is back.
     const synced = runBerth(['app', 'sync', 'shop', '--data-dir', dataDir]);
