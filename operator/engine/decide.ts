@@ -27,7 +27,6 @@ import {
   type LiveObject,
   planChanges,
   refKey,
-  refOf,
 } from '../plan/plan.js';
 import type { ChangeAction, ObjectRef, Plan, PlanOptions, PlanRefusal } from '../plan/types.js';
 import { podToPlace } from '../scheduler/pod-demand.js';
@@ -38,11 +37,13 @@ import {
   formatAllocationProblem,
   type PodOnNode,
   SERVICE_ENV_ANNOTATION,
+  type ServicesOutcomeOf,
   type ServiceToAllocate,
   type ServiceView,
   serviceEnvironment,
   servicesOutcome,
 } from '../services/index.js';
+import { objectKey } from './object-key.js';
 import { type EngineSnapshot, inventoryOf, type StoredPod } from './state.js';
 
 /** A node as the engine sees it: readiness per heartbeat, capacity from registration. */
@@ -96,6 +97,11 @@ export interface DecideOptions {
    * replaced, under new names, on other nodes. Bare pods stay bound. @default 60000
    */
   readonly evictionTimeoutMs?: number;
+  /**
+   * Computes the services' outcome: `servicesOutcome`, or a memo of it that passes with the
+   * same inputs share (`createServicesMemo`). @default servicesOutcome
+   */
+  readonly servicesOutcome?: ServicesOutcomeOf;
 }
 
 export const DEFAULT_NODE_GRACE_MS = 40_000;
@@ -172,17 +178,43 @@ function withOwner(pod: Pod, owner: OwnerReference | undefined): Pod {
   };
 }
 
-function statusOf(stored: StoredPod, nodes: ReadonlyMap<string, NodeView>): PodReport | undefined {
+/** A node's reports by namespace, then name, each list in report order. */
+type ReportIndex = ReadonlyMap<string, ReadonlyMap<string, readonly PodReport[]>>;
+
+/** Per node, its reports indexed: made once per pass instead of a search per pod. */
+function reportIndexes(nodes: ReadonlyMap<string, NodeView>): Map<string, ReportIndex> {
+  const indexes = new Map<string, ReportIndex>();
+  for (const [name, node] of nodes) {
+    const index = new Map<string, Map<string, PodReport[]>>();
+    for (const report of node.pods) {
+      let byName = index.get(report.namespace);
+      if (byName === undefined) {
+        byName = new Map();
+        index.set(report.namespace, byName);
+      }
+      const same = byName.get(report.name);
+      if (same === undefined) byName.set(report.name, [report]);
+      else same.push(report);
+    }
+    indexes.set(name, index);
+  }
+  return indexes;
+}
+
+/** The first report of the pod's node for it: same namespace and name, and uid when known. */
+function statusOf(
+  stored: StoredPod,
+  reports: ReadonlyMap<string, ReportIndex>,
+): PodReport | undefined {
   if (stored.node === undefined) return undefined;
-  const node = nodes.get(stored.node);
   const { metadata } = stored.pod;
+  if (metadata.name === undefined) return undefined;
   const namespace = metadata.namespace ?? DEFAULT_NAMESPACE;
-  return node?.pods.find(
-    (report) =>
-      report.namespace === namespace &&
-      report.name === metadata.name &&
-      (metadata.uid === undefined || report.uid === metadata.uid),
-  );
+  return reports
+    .get(stored.node)
+    ?.get(namespace)
+    ?.get(metadata.name)
+    ?.find((report) => metadata.uid === undefined || report.uid === metadata.uid);
 }
 
 function demandOwner(pod: Pod, namespace: string): string | undefined {
@@ -224,7 +256,7 @@ export function decide(
   const ownerApp = new Map<string, string>();
   for (const app of appNames) {
     for (const have of state.apps.get(app) ?? []) {
-      ownerApp.set(refKey(refOf(have.kind, have.object)), app);
+      ownerApp.set(objectKey(have.kind, have.object), app);
     }
   }
   const plans: { app: string; plan: Plan; wants: readonly DesiredObject[] }[] = [];
@@ -257,13 +289,13 @@ export function decide(
   for (const { app, plan, wants } of plans) {
     const desiredByKey = new Map<string, DesiredObject>();
     for (const want of wants) {
-      const key = refKey(refOf(want.kind, want.object));
+      const key = objectKey(want.kind, want.object);
       if (!desiredByKey.has(key)) desiredByKey.set(key, want);
       if (want.origin !== undefined && !origins.has(key)) origins.set(key, want.origin);
     }
     const liveByKey = new Map<string, LiveObject>();
     for (const have of state.apps.get(app) ?? []) {
-      liveByKey.set(refKey(refOf(have.kind, have.object)), have);
+      liveByKey.set(objectKey(have.kind, have.object), have);
     }
     const objects: LiveObject[] = [];
     for (const change of plan.changes) {
@@ -318,7 +350,7 @@ export function decide(
     if (objects.length > 0 || desired.has(app)) apps.set(app, objects);
   }
   for (const [app, objects] of apps) {
-    for (const object of objects) ownerApp.set(refKey(refOf(object.kind, object.object)), app);
+    for (const object of objects) ownerApp.set(objectKey(object.kind, object.object), app);
   }
 
   // Cascade: the pods of an RC that left git go with it.
@@ -341,10 +373,11 @@ export function decide(
     .flat()
     .filter((object) => object.kind === 'ReplicationController')
     .map((object) => object.object as ReplicationController);
+  const reportsByNode = reportIndexes(nodes);
   const livePods: LivePod[] = [];
   for (const stored of pods.values()) {
     // The agent's report carries the generated PodStatus type; agents send status-types' shape.
-    const report = statusOf(stored, nodes)?.status as PodStatusReport | undefined;
+    const report = statusOf(stored, reportsByNode)?.status as PodStatusReport | undefined;
     livePods.push(livePodFrom(stored.pod, report));
   }
   const decisions = reconcileReplicationControllers(controllers, livePods, now, options.random);
@@ -381,7 +414,7 @@ export function decide(
   const serviceInputs: ServiceToAllocate[] = [];
   for (const object of [...apps.values()].flat()) {
     if (object.kind !== 'Service') continue;
-    const key = refKey(refOf(object.kind, object.object));
+    const key = objectKey(object.kind, object.object);
     const origin = origins.get(key);
     serviceInputs.push({
       key,
@@ -392,14 +425,14 @@ export function decide(
   const podsOnNodes: PodOnNode[] = [];
   for (const stored of pods.values()) {
     if (stored.node === undefined) continue;
-    const status = statusOf(stored, nodes)?.status as PodStatusReport | undefined;
+    const status = statusOf(stored, reportsByNode)?.status as PodStatusReport | undefined;
     podsOnNodes.push({
       pod: stored.pod,
       node: stored.node,
       ...(status === undefined ? {} : { status }),
     });
   }
-  const services = servicesOutcome(
+  const services = (options.servicesOutcome ?? servicesOutcome)(
     serviceInputs,
     state.allocations ?? [],
     podsOnNodes,
@@ -503,19 +536,38 @@ function reportStranded(
   standings: ReadonlyMap<string, NodeStanding>,
   reports: ObjectReport[],
 ): void {
+  /**
+   * Per refKey, the index of its first 'unchanged' report (-1: it has reports, none of them
+   * unchanged). Made at the first stranded pod; each pod changes only its own key's entries.
+   */
+  let byKey: Map<string, number> | undefined;
   for (const [key, stored] of pods) {
     if (stored.node === undefined) continue;
     const standing = standings.get(stored.node);
     if (standing === undefined || standing.ready) continue;
     const ref = podRef(key);
     const reason = `on an unreachable node: ${standing.why ?? `node ${stored.node} is NotReady`}`;
-    const index = reports.findIndex(
-      (report) => refKey(report.ref) === refKey(ref) && report.action === 'unchanged',
-    );
+    byKey ??= firstUnchangedReports(reports);
+    const index = byKey.get(refKey(ref));
     const stranded: ObjectReport = { ref, action: 'unchanged', reason, node: stored.node };
-    if (index >= 0) reports[index] = stranded;
-    else if (!reports.some((report) => refKey(report.ref) === refKey(ref))) reports.push(stranded);
+    if (index === undefined) reports.push(stranded);
+    else if (index >= 0) reports[index] = stranded;
   }
+}
+
+/** Per refKey of `reports`, the index of the first 'unchanged' one, or -1 when none is. */
+function firstUnchangedReports(reports: readonly ObjectReport[]): Map<string, number> {
+  const byKey = new Map<string, number>();
+  reports.forEach((report, index) => {
+    const key = refKey(report.ref);
+    const known = byKey.get(key);
+    if (report.action === 'unchanged') {
+      if (known === undefined || known === -1) byKey.set(key, index);
+    } else if (known === undefined) {
+      byKey.set(key, -1);
+    }
+  });
+  return byKey;
 }
 
 /** A pod's app: its own (a bare pod) or its controller's. */
@@ -553,6 +605,15 @@ function scheduleUnbound(
   preferred: ReadonlyMap<string, string>,
   reports: ObjectReport[],
 ): void {
+  // Bound pods only count against the nodes of pods to place: without one, nothing to do.
+  let unbound = false;
+  for (const stored of pods.values()) {
+    if (stored.node === undefined) {
+      unbound = true;
+      break;
+    }
+  }
+  if (!unbound) return;
   const placed = new Map<string, PodToPlace[]>();
   const addPlaced = (node: string, demand: PodToPlace): void => {
     const list = placed.get(node);

@@ -12,6 +12,8 @@ import type { ManifestObject } from '../manifests/types.js';
 import type { Pod } from '../model/generated/types.js';
 import type { PlanOptions } from '../plan/types.js';
 import type { AllocationOptions } from '../services/allocations.js';
+import type { ServiceView } from '../services/types.js';
+import { createServicesMemo } from '../services/views.js';
 import {
   type AppDesired,
   type AppRefusal,
@@ -80,6 +82,10 @@ export function createEngine(options: EngineOptions): Engine {
    * set again: the endpoint would hash every pod only to find the version unchanged.
    */
   const handedOut = new Map<string, HandedOut>();
+  /** Passes with the same services and pods share one outcome (and so one list below). */
+  const servicesOutcome = createServicesMemo();
+  /** The list last given to `endpoint.setServices`: the same list is not hashed again. */
+  let servicesHandedOut: readonly ServiceView[] | undefined;
 
   function nodes(): NodeView[] {
     return endpoint.nodes().map((record) => ({
@@ -97,7 +103,10 @@ export function createEngine(options: EngineOptions): Engine {
     if (decision.refused !== undefined) return;
     // Saved first: an assignment is only ever made from a binding the state holds.
     state.save(withReportedStatus(decision.next, previous, nodeViews));
-    endpoint.setServices(decision.services);
+    if (decision.services !== servicesHandedOut) {
+      endpoint.setServices(decision.services);
+      servicesHandedOut = decision.services;
+    }
     for (const [node, pods] of decision.assignments) {
       if (handedOut.get(node)?.holds(pods, endpoint.assignmentVersion(node)) === true) continue;
       endpoint.assign(node, pods);
@@ -115,6 +124,7 @@ export function createEngine(options: EngineOptions): Engine {
     // node assignments it builds from these pods stay the same while only status changes.
     const decision = decide(desired, withoutStatus(loaded), nodeViews, clock.now(), {
       random,
+      servicesOutcome,
       ...decideTimes,
     });
     carryOut(decision, loaded, nodeViews);

@@ -4,8 +4,9 @@
  * An interface so a durable store (libsql) can replace the in-memory one.
  */
 import type { Pod } from '../model/generated/types.js';
-import { type LiveObject, refKey, refOf } from '../plan/plan.js';
+import type { LiveObject } from '../plan/plan.js';
 import type { HeldAllocation } from '../services/views.js';
+import { objectKey } from './object-key.js';
 
 /** A pod berth made (bare or an RC's replica) and the node it is bound to, if any yet. */
 export interface StoredPod {
@@ -38,7 +39,7 @@ export function emptySnapshot(): EngineSnapshot {
 
 /** The refKeys of what berth made for `app`. */
 export function inventoryOf(snapshot: EngineSnapshot, app: string): Set<string> {
-  return new Set((snapshot.apps.get(app) ?? []).map((o) => refKey(refOf(o.kind, o.object))));
+  return new Set((snapshot.apps.get(app) ?? []).map((o) => objectKey(o.kind, o.object)));
 }
 
 /** Every app's objects, in app order. */

@@ -16,9 +16,10 @@
  * returns: the kept snapshot would then be ahead of the database.
  */
 import type { Pod } from '../model/generated/types.js';
-import { type LiveObject, refKey, refOf } from '../plan/plan.js';
+import { type LiveObject, refOf } from '../plan/plan.js';
 import type { HeldAllocation } from '../services/views.js';
 import type { AppliedObject, Store } from '../store/store.js';
+import { objectKey } from './object-key.js';
 import { sameJson } from './same-json.js';
 import type { EngineSnapshot, EngineState, StoredPod } from './state.js';
 
@@ -69,7 +70,7 @@ function readStore(store: Store): Kept {
 /** An app's objects as the inventory table keeps them: one per refKey (the last), by refKey. */
 function inventoryRows(objects: readonly LiveObject[]): Map<string, LiveObject> {
   const rows = new Map<string, LiveObject>();
-  for (const live of objects) rows.set(refKey(refOf(live.kind, live.object)), live);
+  for (const live of objects) rows.set(objectKey(live.kind, live.object), live);
   return new Map([...rows].sort(([a], [b]) => byKey(a, b)));
 }
 
@@ -82,6 +83,24 @@ function sameStoredPod(a: StoredPod | undefined, b: StoredPod): boolean {
 function sameObject(a: LiveObject | undefined, b: LiveObject): boolean {
   if (a === undefined) return false;
   return a.kind === b.kind && (a.object === b.object || sameJson(a.object, b.object));
+}
+
+/**
+ * True when `objects` are the kept rows `kept` in any order: the same objects (by reference)
+ * of the same kinds, each once. Kept rows have one object per refKey, so then nothing is
+ * written and the rows stay as they are.
+ */
+function sameObjects(objects: readonly LiveObject[], kept: readonly LiveObject[]): boolean {
+  if (objects === kept) return true;
+  if (objects.length !== kept.length) return false;
+  const kinds = new Map<LiveObject['object'], LiveObject['kind']>();
+  for (const live of kept) kinds.set(live.object, live.kind);
+  const seen = new Set<LiveObject['object']>();
+  for (const live of objects) {
+    if (kinds.get(live.object) !== live.kind || seen.has(live.object)) return false;
+    seen.add(live.object);
+  }
+  return true;
 }
 
 export function createStoreState(store: Store, options: StoreStateOptions): EngineState {
@@ -119,10 +138,14 @@ export function createStoreState(store: Store, options: StoreStateOptions): Engi
       }[] = [];
       const apps = new Map<string, readonly LiveObject[]>();
       for (const [app, objects] of snapshot.apps) {
-        const rows = inventoryRows(objects);
         const previous = before.apps.get(app) ?? [];
+        if (sameObjects(objects, previous)) {
+          // The kept rows already are these objects, one per refKey, in refKey order.
+          if (previous.length > 0) apps.set(app, previous);
+          continue;
+        }
+        const rows = inventoryRows(objects);
         if (rows.size > 0) apps.set(app, [...rows.values()]);
-        if (objects === previous) continue;
         const previousRows = inventoryRows(previous);
         const put: AppliedObject[] = [];
         for (const [key, live] of rows) {

@@ -85,35 +85,114 @@ function compareEndpoints(a: EndpointView, b: EndpointView): number {
  * named targetPort does not resolve is left out for that port; a pod with no port at all is
  * no endpoint (unless the service has no ports, as a headless service may). A service without
  * a selector has none. Sorted by address.
+ *
+ * Every pod is looked at; for many services over the same pods, `indexPods` once and
+ * `indexedReadyEndpoints` per service give the same endpoints.
  */
 export function readyEndpoints(service: Service, pods: readonly PodOnNode[]): EndpointView[] {
   const selector = service.spec.selector;
   if (selector === undefined || Object.keys(selector).length === 0) return [];
   const namespace = namespaceOf(service.metadata);
-  const servicePorts = service.spec.ports ?? [];
-  const publishNotReady = service.spec.publishNotReadyAddresses === true;
   const endpoints: EndpointView[] = [];
-  for (const { pod, node, status } of pods) {
-    if (namespaceOf(pod.metadata) !== namespace) continue;
-    if (!mapSelectorMatches(selector, pod.metadata.labels)) continue;
-    const ip = status?.podIP;
-    if (ip === undefined || ip === '') continue;
-    if (publishNotReady) {
-      if (status?.phase === 'Succeeded' || status?.phase === 'Failed') continue;
-      if (pod.metadata.deletionTimestamp !== undefined) continue;
-    } else if (!isPodReady(status) || pod.metadata.deletionTimestamp !== undefined) {
+  for (const candidate of pods) {
+    if (namespaceOf(candidate.pod.metadata) !== namespace) continue;
+    if (!mapSelectorMatches(selector, candidate.pod.metadata.labels)) continue;
+    const endpoint = endpointOf(service, namespace, candidate);
+    if (endpoint !== undefined) endpoints.push(endpoint);
+  }
+  return endpoints.sort(compareEndpoints);
+}
+
+/** The endpoint a pod the selector matches gives the service, if it is one. */
+function endpointOf(
+  service: Service,
+  namespace: string,
+  { pod, node, status }: PodOnNode,
+): EndpointView | undefined {
+  const ip = status?.podIP;
+  if (ip === undefined || ip === '') return undefined;
+  if (service.spec.publishNotReadyAddresses === true) {
+    if (status?.phase === 'Succeeded' || status?.phase === 'Failed') return undefined;
+    if (pod.metadata.deletionTimestamp !== undefined) return undefined;
+  } else if (!isPodReady(status) || pod.metadata.deletionTimestamp !== undefined) {
+    return undefined;
+  }
+  const servicePorts = service.spec.ports ?? [];
+  const ports: Record<string, number> = {};
+  let resolved = 0;
+  for (const servicePort of servicePorts) {
+    const target = resolveTargetPort(pod, servicePort);
+    if (target === undefined) continue;
+    ports[servicePortName(servicePort)] = target;
+    resolved += 1;
+  }
+  if (servicePorts.length > 0 && resolved === 0) return undefined;
+  return { ip, pod: `${namespace}/${pod.metadata.name ?? ''}`, node, ports };
+}
+
+/**
+ * Pods by namespace, then label key, then label value, each list in the pods' order: made
+ * once for a set of pods, it answers any number of selectors without looking at every pod.
+ */
+export interface PodIndex {
+  readonly byNamespace: ReadonlyMap<
+    string,
+    ReadonlyMap<string, ReadonlyMap<string | undefined, PodOnNode[]>>
+  >;
+}
+
+export function indexPods(pods: readonly PodOnNode[]): PodIndex {
+  const byNamespace = new Map<string, Map<string, Map<string | undefined, PodOnNode[]>>>();
+  for (const candidate of pods) {
+    const labels = candidate.pod.metadata.labels;
+    if (labels === undefined) continue;
+    const namespace = namespaceOf(candidate.pod.metadata);
+    let byKey = byNamespace.get(namespace);
+    if (byKey === undefined) {
+      byKey = new Map();
+      byNamespace.set(namespace, byKey);
+    }
+    for (const key of Object.keys(labels)) {
+      // Kept as it is (a string once validated): a selector's value finds it as === would.
+      const value = labels[key];
+      let byValue = byKey.get(key);
+      if (byValue === undefined) {
+        byValue = new Map();
+        byKey.set(key, byValue);
+      }
+      const list = byValue.get(value);
+      if (list === undefined) byValue.set(value, [candidate]);
+      else list.push(candidate);
+    }
+  }
+  return { byNamespace };
+}
+
+/**
+ * `readyEndpoints(service, pods)` for the pods `index` was made from: the candidates are the
+ * shortest of the selector's `key=value` lists, each then matched against the whole selector.
+ */
+export function indexedReadyEndpoints(service: Service, index: PodIndex): EndpointView[] {
+  const selector = service.spec.selector;
+  if (selector === undefined) return [];
+  const requirements = Object.keys(selector);
+  if (requirements.length === 0) return [];
+  const namespace = namespaceOf(service.metadata);
+  const byKey = index.byNamespace.get(namespace);
+  if (byKey === undefined) return [];
+  let candidates: readonly PodOnNode[] | undefined;
+  for (const key of requirements) {
+    const list = byKey.get(key)?.get(selector[key]);
+    if (list === undefined) return [];
+    if (candidates === undefined || list.length < candidates.length) candidates = list;
+  }
+  const endpoints: EndpointView[] = [];
+  for (const candidate of candidates ?? []) {
+    if (requirements.length > 1 && !mapSelectorMatches(selector, candidate.pod.metadata.labels)) {
       continue;
     }
-    const ports: Record<string, number> = {};
-    let resolved = 0;
-    for (const servicePort of servicePorts) {
-      const target = resolveTargetPort(pod, servicePort);
-      if (target === undefined) continue;
-      ports[servicePortName(servicePort)] = target;
-      resolved += 1;
-    }
-    if (servicePorts.length > 0 && resolved === 0) continue;
-    endpoints.push({ ip, pod: `${namespace}/${pod.metadata.name ?? ''}`, node, ports });
+    const endpoint = endpointOf(service, namespace, candidate);
+    if (endpoint !== undefined) endpoints.push(endpoint);
   }
   return endpoints.sort(compareEndpoints);
 }

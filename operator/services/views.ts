@@ -13,7 +13,13 @@ import {
   planAllocations,
   type ServiceToAllocate,
 } from './allocations.js';
-import { type PodOnNode, readyEndpoints, servicePortName, serviceView } from './endpoints.js';
+import {
+  indexedReadyEndpoints,
+  indexPods,
+  type PodOnNode,
+  servicePortName,
+  serviceView,
+} from './endpoints.js';
 import { DEFAULT_SERVICE_CIDR, type ServiceView } from './types.js';
 
 /** A value a service holds; the store adds when it was allocated. */
@@ -45,6 +51,7 @@ export function servicesOutcome(
     held.map((allocation) => ({ ...allocation, allocatedAt: '' })),
     options,
   );
+  const index = indexPods(pods);
   const views: ServiceView[] = [];
   for (const { key, service } of services) {
     if (!plan.clusterIPs.has(key)) continue;
@@ -52,7 +59,7 @@ export function servicesOutcome(
       service,
       plan.clusterIPs.get(key),
       plan.nodePorts.get(key) ?? {},
-      readyEndpoints(service, pods),
+      indexedReadyEndpoints(service, index),
     );
     if (view !== undefined) views.push(view);
   }
@@ -74,6 +81,88 @@ export function servicesOutcome(
   };
 }
 
+/** `servicesOutcome`, as a function that may remember its last answer. */
+export type ServicesOutcomeOf = (
+  services: readonly ServiceToAllocate[],
+  held: readonly HeldAllocation[],
+  pods: readonly PodOnNode[],
+  options?: AllocationOptions,
+) => ServicesOutcome;
+
+/**
+ * `servicesOutcome` that answers a call whose inputs are the same as the last call's with the
+ * last outcome again (the same object). Inputs count as the same when every service (key,
+ * object, origin) and every pod (object, node, status) is the very object it was, and held
+ * allocations and options have the same values: a reconcile pass in which nothing changed
+ * computes no endpoint. Objects handed in must not be changed afterwards (the engine's are
+ * not); the outcome must not be changed by the caller.
+ */
+export function createServicesMemo(): ServicesOutcomeOf {
+  let last:
+    | {
+        readonly services: readonly ServiceToAllocate[];
+        readonly held: readonly HeldAllocation[];
+        readonly pods: readonly PodOnNode[];
+        readonly options: AllocationOptions;
+        readonly outcome: ServicesOutcome;
+      }
+    | undefined;
+  return (services, held, pods, options = DEFAULT_ALLOCATION_OPTIONS) => {
+    if (
+      last !== undefined &&
+      sameServices(last.services, services) &&
+      sameHeld(last.held, held) &&
+      samePods(last.pods, pods) &&
+      sameOptions(last.options, options)
+    ) {
+      return last.outcome;
+    }
+    const outcome = servicesOutcome(services, held, pods, options);
+    // Copies of the lists: a caller may reuse its arrays; the elements are compared by identity.
+    last = { services: [...services], held: [...held], pods: [...pods], options, outcome };
+    return outcome;
+  };
+}
+
+function sameServices(a: readonly ServiceToAllocate[], b: readonly ServiceToAllocate[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) {
+    const x = a[i] as ServiceToAllocate;
+    const y = b[i] as ServiceToAllocate;
+    if (x.key !== y.key || x.service !== y.service || x.origin !== y.origin) return false;
+  }
+  return true;
+}
+
+function sameHeld(a: readonly HeldAllocation[], b: readonly HeldAllocation[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) {
+    const x = a[i] as HeldAllocation;
+    const y = b[i] as HeldAllocation;
+    if (x.kind !== y.kind || x.owner !== y.owner || x.value !== y.value) return false;
+  }
+  return true;
+}
+
+function samePods(a: readonly PodOnNode[], b: readonly PodOnNode[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) {
+    const x = a[i] as PodOnNode;
+    const y = b[i] as PodOnNode;
+    if (x.pod !== y.pod || x.node !== y.node || x.status !== y.status) return false;
+  }
+  return true;
+}
+
+function sameOptions(a: AllocationOptions, b: AllocationOptions): boolean {
+  return (
+    a === b ||
+    (a.serviceCidr === b.serviceCidr &&
+      a.nodePortRange.min === b.nodePortRange.min &&
+      a.nodePortRange.max === b.nodePortRange.max)
+  );
+}
+
 /**
  * The views from what is held, planning nothing (readers of the store: they know no
  * `--service-cidr` and must not allocate). A service without its address yet is left out; a
@@ -84,8 +173,15 @@ export function heldServiceViews(
   held: readonly HeldAllocation[],
   pods: readonly PodOnNode[],
 ): ServiceView[] {
+  // The first held value per kind and owner, as a search of `held` would find it.
+  const byOwner = new Map<string, string>();
+  for (const allocation of held) {
+    const at = `${allocation.kind} ${allocation.owner}`;
+    if (!byOwner.has(at)) byOwner.set(at, allocation.value);
+  }
   const value = (kind: HeldAllocation['kind'], owner: string): string | undefined =>
-    held.find((a) => a.kind === kind && a.owner === owner)?.value;
+    byOwner.get(`${kind} ${owner}`);
+  const index = indexPods(pods);
   const views: ServiceView[] = [];
   for (const { key, service } of services) {
     const headless = service.spec.clusterIP === 'None';
@@ -97,7 +193,7 @@ export function heldServiceViews(
       const number = Number(value('nodePort', nodePortOwner(key, name)) ?? port.nodePort);
       if (Number.isInteger(number) && number > 0) nodePorts[name] = number;
     }
-    const view = serviceView(service, clusterIP, nodePorts, readyEndpoints(service, pods));
+    const view = serviceView(service, clusterIP, nodePorts, indexedReadyEndpoints(service, index));
     if (view !== undefined) views.push(view);
   }
   return views.sort((a, b) =>
