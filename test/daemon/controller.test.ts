@@ -197,6 +197,32 @@ describe('apps controller, local repositories', () => {
     expect(store.app('shop')?.settings).not.toHaveProperty('ref');
   });
 
+  it('reads a folder inside a working tree at the branch too, and watches its repository', async () => {
+    const dir = repo();
+    const first = commitFiles(dir, { 'deploy/a.yaml': podYaml('a') }, 'add a');
+    const { store, controller } = harness();
+    controller.start();
+    controller.add({ name: 'shop', source: path.join(dir, 'deploy'), settings: {} });
+    await statusWhen(
+      controller,
+      'shop',
+      (s) => s.sync === 'Synced' && s.lastApplied?.commit === first,
+      'first commit synced',
+    );
+    writeTree(dir, { 'deploy/b.yaml': podYaml('b') });
+    git(dir, 'add', 'deploy/b.yaml');
+    git(dir, 'commit', '-q', '-m', 'add b');
+    const second = git(dir, 'rev-parse', 'HEAD');
+    const synced = await statusWhen(
+      controller,
+      'shop',
+      (s) => s.sync === 'Synced' && s.lastApplied?.commit === second,
+      'the second commit synced through the watch',
+    );
+    expect(synced.lastApplied?.message).toBe('add b');
+    expect(inventory(store, 'shop')).toEqual(['Pod/default/a', 'Pod/default/b']);
+  });
+
   it('keeps the last good commit running when a commit does not validate; the fix clears it', async () => {
     const dir = repo();
     const good = commitFiles(dir, { 'a.yaml': podYaml('a') }, 'good');
