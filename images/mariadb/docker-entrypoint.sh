@@ -19,7 +19,7 @@ fail() {
 
 # The value of MARIADB_<name>, else MYSQL_<name>, else the default.
 env_either() {
-	local name=$1 default=${2:-} mariadb="MARIADB_$1" mysql="MYSQL_$1"
+	local default=${2:-} mariadb="MARIADB_$1" mysql="MYSQL_$1"
 	if [ -n "${!mariadb:-}" ]; then
 		printf '%s' "${!mariadb}"
 	elif [ -n "${!mysql:-}" ]; then
@@ -37,6 +37,7 @@ sql_string() {
 
 # An identifier for SQL: backticks doubled, in backticks.
 sql_identifier() {
+	# shellcheck disable=SC2016 # literal backticks
 	printf '`%s`' "${1//\`/\`\`}"
 }
 
@@ -96,10 +97,14 @@ initialise() {
 	wait_for_temporary_server "$pid"
 
 	{
-		echo "DROP USER IF EXISTS ''@'localhost';"
-		echo "EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS \\'\\'@\\'', @@hostname, '\\'');"
-		echo "EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');"
-		echo "DROP USER IF EXISTS root@'127.0.0.1', root@'::1';"
+		# Anonymous users, and root at this container's name and addresses: root is
+		# root@localhost (socket) and root@MARIADB_ROOT_HOST.
+		cat <<'SQL'
+DROP USER IF EXISTS ''@'localhost';
+EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS \'\'@\'', @@hostname, '\'');
+EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\'', @@hostname, '\'');
+DROP USER IF EXISTS root@'127.0.0.1', root@'::1';
+SQL
 		echo "ALTER USER root@localhost IDENTIFIED BY $(sql_string "$ROOT_PASSWORD");"
 		if [ "$root_host" != localhost ]; then
 			echo "CREATE USER root@$(sql_string "$root_host") IDENTIFIED BY $(sql_string "$ROOT_PASSWORD");"
