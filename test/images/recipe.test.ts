@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadRecipes } from '../../images/builder.js';
 import { mmdebstrapPlan, phaseOfLine, shellQuote } from '../../images/mmdebstrap.js';
 import {
   BUILDER_FORMAT_VERSION,
@@ -231,5 +232,15 @@ describe('mmdebstrapPlan', () => {
     expect(phaseOfLine('I: creating tarball...')).toBe('packing');
     expect(phaseOfLine('dpkg: warning: something')).toBeUndefined();
     expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
+  });
+});
+
+describe('the repository recipes', () => {
+  it('all parse, and build the images the reference repos name', async () => {
+    const { recipes, invalid } = await loadRecipes();
+    expect(invalid.map(formatProblem)).toEqual([]);
+    const names = recipes.map((loaded) => loaded.recipe.image);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(expect.arrayContaining(['redis:7.0', 'berth/guestbook-frontend:1']));
   });
 });
