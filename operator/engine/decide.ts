@@ -44,6 +44,7 @@ import {
   servicesOutcome,
 } from '../services/index.js';
 import { objectKey } from './object-key.js';
+import type { PlanChangesOf } from './plan-memo.js';
 import { type EngineSnapshot, inventoryOf, type StoredPod } from './state.js';
 
 /** A node as the engine sees it: readiness per heartbeat, capacity from registration. */
@@ -102,6 +103,11 @@ export interface DecideOptions {
    * same inputs share (`createServicesMemo`). @default servicesOutcome
    */
   readonly servicesOutcome?: ServicesOutcomeOf;
+  /**
+   * Plans each app: `planChanges`, or a memo of it that passes with the same objects share
+   * (`createPlanMemo`). @default planChanges
+   */
+  readonly planChanges?: PlanChangesOf;
 }
 
 export const DEFAULT_NODE_GRACE_MS = 40_000;
@@ -176,6 +182,18 @@ function withOwner(pod: Pod, owner: OwnerReference | undefined): Pod {
     ...pod,
     metadata: ownerReferences.length === 0 ? rest : { ...rest, ownerReferences },
   };
+}
+
+/** Per pod object, its LivePod and the status it was made with: a pass reuses the last one. */
+const livePodsMade = new WeakMap<Pod, { readonly status: unknown; readonly live: LivePod }>();
+
+/** `livePodFrom(pod, status)`, the same object again for the same pod and status objects. */
+function livePodOf(pod: Pod, status: PodStatusReport | undefined): LivePod {
+  const known = livePodsMade.get(pod);
+  if (known !== undefined && known.status === status) return known.live;
+  const live = livePodFrom(pod, status);
+  livePodsMade.set(pod, { status, live });
+  return live;
 }
 
 /** A node's reports by namespace, then name, each list in report order. */
@@ -263,7 +281,12 @@ export function decide(
   for (const app of appNames) {
     const live = state.apps.get(app) ?? [];
     const wants = desired.get(app)?.objects ?? live;
-    const plan = planChanges(wants, allLive, inventoryOf(state, app), desired.get(app)?.plan);
+    const plan = (options.planChanges ?? planChanges)(
+      wants,
+      allLive,
+      inventoryOf(state, app),
+      desired.get(app)?.plan,
+    );
     if (isPlanRefusal(plan)) {
       return {
         refused: { ...plan, app },
@@ -378,7 +401,7 @@ export function decide(
   for (const stored of pods.values()) {
     // The agent's report carries the generated PodStatus type; agents send status-types' shape.
     const report = statusOf(stored, reportsByNode)?.status as PodStatusReport | undefined;
-    livePods.push(livePodFrom(stored.pod, report));
+    livePods.push(livePodOf(stored.pod, report));
   }
   const decisions = reconcileReplicationControllers(controllers, livePods, now, options.random);
   const rcReports = new Map<string, RcStatus>();

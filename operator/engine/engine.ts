@@ -22,6 +22,7 @@ import {
   type NodeView,
   type ObjectReport,
 } from './decide.js';
+import { createPlanMemo } from './plan-memo.js';
 import { sameJson } from './same-json.js';
 import type { EngineSnapshot, EngineState, StoredPod } from './state.js';
 
@@ -84,6 +85,8 @@ export function createEngine(options: EngineOptions): Engine {
   const handedOut = new Map<string, HandedOut>();
   /** Passes with the same services and pods share one outcome (and so one list below). */
   const servicesOutcome = createServicesMemo();
+  /** Passes with the same objects of an app share its plan. */
+  const planChanges = createPlanMemo();
   /** The list last given to `endpoint.setServices`: the same list is not hashed again. */
   let servicesHandedOut: readonly ServiceView[] | undefined;
 
@@ -125,6 +128,7 @@ export function createEngine(options: EngineOptions): Engine {
     const decision = decide(desired, withoutStatus(loaded), nodeViews, clock.now(), {
       random,
       servicesOutcome,
+      planChanges,
       ...decideTimes,
     });
     carryOut(decision, loaded, nodeViews);
