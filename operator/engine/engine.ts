@@ -41,6 +41,20 @@ export interface EngineOptions {
   readonly allocation?: AllocationOptions;
   /** A pass started by `start` that threw; the next pass tries again. @default ignored */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Told of every pass that ran to its end (a sync's too): how long it took, e.g. for a
+   * duration metric. A throwing observer does not fail the pass. @default ignored
+   */
+  readonly onPass?: (pass: PassReport) => void;
+  /** Milliseconds of a monotonic clock, for pass durations. @default performance.now */
+  readonly elapsedMs?: () => number;
+}
+
+/** What the engine tells its observer of one pass. */
+export interface PassReport {
+  readonly seconds: number;
+  /** True when a plan or an allocation was refused: the pass changed nothing. */
+  readonly refused: boolean;
 }
 
 export interface SyncResult {
@@ -117,7 +131,23 @@ export function createEngine(options: EngineOptions): Engine {
     }
   }
 
+  const elapsedMs = options.elapsedMs ?? (() => performance.now());
+
   function reconcile(): SyncResult {
+    const started = elapsedMs();
+    const result = runPass();
+    if (options.onPass !== undefined) {
+      const seconds = (elapsedMs() - started) / 1000;
+      try {
+        options.onPass({ seconds, refused: result.refused !== undefined });
+      } catch {
+        // An observer's trouble is not the pass's.
+      }
+    }
+    return result;
+  }
+
+  function runPass(): SyncResult {
     const loaded = state.load();
     if (desired.size === 0 && loaded.apps.size === 0 && loaded.pods.size === 0) {
       return { reports: [] };

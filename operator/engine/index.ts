@@ -15,7 +15,13 @@ export {
   type ObjectReport,
   podKey,
 } from './decide.js';
-export { createEngine, type Engine, type EngineOptions, type SyncResult } from './engine.js';
+export {
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type PassReport,
+  type SyncResult,
+} from './engine.js';
 export {
   createMemoryState,
   type EngineSnapshot,

@@ -16,7 +16,7 @@ import { createNodeEndpoint, type NodeEndpoint } from '../api/node-endpoint.js';
 import type { NodeEvent } from '../api/protocol.js';
 import type { RandomSource } from '../controllers/pod-names.js';
 import { DEFAULT_NODE_GRACE_MS } from '../engine/decide.js';
-import { createEngine, type Engine } from '../engine/engine.js';
+import { createEngine, type Engine, type PassReport } from '../engine/engine.js';
 import { createStoreState } from '../engine/store-state.js';
 import { defaultOperatorDataDir } from '../model/data-dirs.js';
 import { BerthError } from '../model/errors.js';
@@ -62,6 +62,8 @@ export interface EmbeddedOperatorOptions {
   readonly random?: RandomSource;
   /** Background trouble (agent attachment, engine passes), one line each. */
   readonly log?: (line: string) => void;
+  /** Told of every engine pass (its duration), e.g. for metrics. @default ignored */
+  readonly onPass?: (pass: PassReport) => void;
   /** Where the node endpoint (and `handler`) listen; port 0 picks a free port. @default 127.0.0.1:0 */
   readonly listen?: { readonly host: string; readonly port: number };
   /** The bearer token agents must give. @default random, new on every start */
@@ -364,6 +366,7 @@ export async function startEmbeddedOperator(
         ? {}
         : { allocation: { ...DEFAULT_ALLOCATION_OPTIONS, serviceCidr: options.serviceCidr } }),
       onError: (error) => log(`reconcile failed: ${String(error)}`),
+      ...(options.onPass === undefined ? {} : { onPass: options.onPass }),
     });
 
     let agent: LocalAgent | undefined;

@@ -162,6 +162,10 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
     ...embeddedOptions,
     listen: options.listen ?? DEFAULT_SERVER_LISTEN,
     token,
+    onPass: (pass) => {
+      metrics.reconcileFinished(pass.seconds);
+      options.onPass?.(pass);
+    },
     // Pods of apps with selfHeal off reach their node stamped with it (and their last sync).
     handOut: (endpoint, store) => {
       driftPolicy = stampDriftPolicy(endpoint, store);

@@ -259,6 +259,11 @@ describe('daemon API', () => {
     expect(samples.get('berth_syncs_total{app="shop",result="succeeded"}')).toBe(1);
     expect(samples.get('berth_sync_duration_seconds_count')).toBe(1);
     expect(samples.get('berth_sync_duration_seconds_bucket{le="+Inf"}')).toBe(1);
+    // Every engine pass is timed: the sync's, and the loop's since the start.
+    const passes = samples.get('berth_reconcile_duration_seconds_count') ?? 0;
+    expect(passes).toBeGreaterThan(0);
+    expect(samples.get('berth_reconcile_duration_seconds_bucket{le="+Inf"}')).toBe(passes);
+    expect(samples.get('berth_reconcile_duration_seconds_sum')).toBeGreaterThan(0);
     expect(samples.get('berth_webhook_deliveries_total{result="unauthorized"}')).toBe(1);
     expect(
       samples.get('berth_pods{phase="Pending"}')! + samples.get('berth_pods{phase="Running"}')!,
