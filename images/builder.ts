@@ -350,6 +350,7 @@ async function buildImage(
     const tail: string[] = [];
     const result = await runCommand('mmdebstrap', plan.args, {
       timeoutMs: BUILD_TIMEOUT_MS,
+      env: systemToolsFirst(process.env),
       onLine: (line) => {
         tail.push(line);
         if (tail.length > 30) tail.shift();
@@ -441,10 +442,24 @@ interface CommandResult {
   readonly error: Error | undefined;
 }
 
+const SYSTEM_PATH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/**
+ * mmdebstrap filters every package through mmtarfilter, a `/usr/bin/env python3` script: a
+ * version manager's python3 shim first on PATH (pyenv's takes ~0.6 s a start, Debian's 0.07 s)
+ * adds minutes to a build. The system's own tools go first; the rest of PATH stays after them.
+ */
+export function systemToolsFirst(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const rest = (env.PATH ?? '')
+    .split(':')
+    .filter((dir) => dir !== '' && !SYSTEM_PATH.includes(dir));
+  return { ...env, PATH: [...SYSTEM_PATH, ...rest].join(':') };
+}
+
 function runCommand(
   command: string,
   args: readonly string[],
-  options: { timeoutMs: number; onLine?: (line: string) => void },
+  options: { timeoutMs: number; onLine?: (line: string) => void; env?: NodeJS.ProcessEnv },
 ): Promise<CommandResult> {
   return new Promise((resolvePromise) => {
     let child: ChildProcess;
@@ -453,7 +468,7 @@ function runCommand(
     let partial = '';
     let error: Error | undefined;
     try {
-      child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env });
     } catch (spawnError) {
       resolvePromise({ code: null, stdout, stderr, error: spawnError as Error });
       return;

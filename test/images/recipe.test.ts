@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadRecipes } from '../../images/builder.js';
+import { loadRecipes, systemToolsFirst } from '../../images/builder.js';
 import { mmdebstrapPlan, phaseOfLine, shellQuote } from '../../images/mmdebstrap.js';
 import {
   BUILDER_FORMAT_VERSION,
@@ -242,5 +242,16 @@ describe('the repository recipes', () => {
     const names = recipes.map((loaded) => loaded.recipe.image);
     expect(new Set(names).size).toBe(names.length);
     expect(names).toEqual(expect.arrayContaining(['redis:7.0', 'berth/guestbook-frontend:1']));
+  });
+});
+
+describe('systemToolsFirst', () => {
+  it("puts the system's tool folders before a version manager's shims and keeps the rest", () => {
+    const env = systemToolsFirst({
+      PATH: '/root/.pyenv/shims:/usr/local/bin:/usr/bin:/bin',
+      HOME: '/root',
+    });
+    expect(env.PATH).toBe('/usr/sbin:/usr/bin:/sbin:/bin:/root/.pyenv/shims:/usr/local/bin');
+    expect(env.HOME).toBe('/root');
   });
 });
