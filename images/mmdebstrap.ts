@@ -50,27 +50,50 @@ export interface PlanPaths {
 const RUN_SCRIPT_IN_IMAGE = '/tmp/berth-recipe-run.sh';
 const CHROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * What mmdebstrap leaves of its own in an `extract` root: apt's and dpkg's configuration and
+ * state (there is no package database to go with them), and the host's name and resolver.
+ * Removed by the hook, which is why mmdebstrap's own apt cleanup is skipped for `extract`.
+ */
+export const EXTRACT_SCAFFOLDING = [
+  '/etc/apt',
+  '/etc/dpkg',
+  '/etc/fstab',
+  '/etc/hostname',
+  '/etc/resolv.conf',
+  '/var/cache/apt',
+  '/var/lib/apt',
+  '/var/lib/dpkg',
+  '/var/log/apt',
+];
+
 export function mmdebstrapPlan(recipe: Recipe, paths: PlanPaths): MmdebstrapPlan {
+  const extract = recipe.variant === 'extract';
   const args = [
-    '--variant=essential',
+    extract ? '--variant=extract' : '--variant=essential',
     '--mode=root',
     '--format=tar',
     ...(recipe.packages.length > 0 ? [`--include=${recipe.packages.join(',')}`] : []),
-    // Keep what was downloaded, so the customize hook can hand it to the shared cache.
-    '--skip=essential/unlink',
+    // Keep what was downloaded, so the hook can hand it to the shared cache. An extract root
+    // gets no apt cleanup: the hook removes apt's files (EXTRACT_SCAFFOLDING), and Docker
+    // gives every container its own /dev.
+    ...(extract
+      ? ['--skip=cleanup/apt', '--skip=cleanup/mmdebstrap', '--skip=output/dev']
+      : ['--skip=essential/unlink']),
     '--dpkgopt=force-unsafe-io',
     ...PATH_EXCLUDES.map((option) => `--dpkgopt=${option}`),
     `--setup-hook=mkdir -p "$1"/var/cache/apt/archives/`,
     `--setup-hook=sync-in ${paths.aptCache} /var/cache/apt/archives/`,
-    // An executable path without shell metacharacters is exec'd with the root as $1.
-    `--customize-hook=${paths.customizeScript}`,
+    // An executable path without shell metacharacters is exec'd with the root as $1. The
+    // extract variant runs no customize hooks; its last hook is the extract hook.
+    `${extract ? '--extract-hook' : '--customize-hook'}=${paths.customizeScript}`,
     SUITE,
     paths.tarball,
   ];
 
   const lines = [
     '#!/bin/sh',
-    '# mmdebstrap customize hook: $1 is the image root.',
+    `# mmdebstrap ${extract ? 'extract' : 'customize'} hook: $1 is the image root.`,
     'set -eu',
     'root=$1',
     '# Hand the packages used to the builder (before the recipe may delete them).',
@@ -79,6 +102,13 @@ export function mmdebstrapPlan(recipe: Recipe, paths: PlanPaths): MmdebstrapPlan
     `  [ -e "$deb" ] && cp "$deb" ${shellQuote(paths.debsOut)}/`,
     'done',
   ];
+  if (extract) {
+    lines.push(
+      `rm -rf ${EXTRACT_SCAFFOLDING.map((path) => `"$root"${shellQuote(path)}`).join(' ')}`,
+      // Emptied parents go too; a package's own files keep theirs.
+      `rmdir "$root"/var/cache "$root"/var/lib "$root"/var/log "$root"/var 2>/dev/null || true`,
+    );
+  }
   for (const file of recipe.files) {
     const target = `"$root"${shellQuote(file.to)}`;
     lines.push(
@@ -93,12 +123,24 @@ export function mmdebstrapPlan(recipe: Recipe, paths: PlanPaths): MmdebstrapPlan
   if (recipe.run !== undefined) {
     runScriptText = `set -e\ncd /\n${recipe.run}`;
     const inImage = `"$root"${RUN_SCRIPT_IN_IMAGE}`;
-    lines.push(
-      `mkdir -p "$root"/tmp`,
-      `cp ${shellQuote(paths.runScript)} ${inImage}`,
-      `chroot "$root" /usr/bin/env -i PATH=${CHROOT_PATH} HOME=/root /bin/sh -e ${RUN_SCRIPT_IN_IMAGE}`,
-      `rm -f ${inImage}`,
-    );
+    lines.push(`mkdir -p "$root"/tmp`, `cp ${shellQuote(paths.runScript)} ${inImage}`);
+    if (extract) {
+      // Nothing was installed: no /usr/bin/env, maybe no /bin/sh yet. The host's env clears
+      // the environment; the image's /bin/sh runs the script, or its busybox's sh (so a
+      // busybox recipe can make its own applet links).
+      lines.push(
+        `if [ -x "$root"/bin/sh ]; then set -- /bin/sh`,
+        `elif [ -x "$root"/bin/busybox ]; then set -- /bin/busybox sh`,
+        `else echo "the image has no /bin/sh (nor /bin/busybox) to run the recipe's run script" >&2; exit 1`,
+        'fi',
+        `env -i PATH=${CHROOT_PATH} HOME=/root chroot "$root" "$@" -e ${RUN_SCRIPT_IN_IMAGE}`,
+      );
+    } else {
+      lines.push(
+        `chroot "$root" /usr/bin/env -i PATH=${CHROOT_PATH} HOME=/root /bin/sh -e ${RUN_SCRIPT_IN_IMAGE}`,
+      );
+    }
+    lines.push(`rm -f ${inImage}`);
   }
   return { args, customizeScriptText: `${lines.join('\n')}\n`, runScriptText };
 }
@@ -110,7 +152,7 @@ export function phaseOfLine(line: string): BuildPhase | undefined {
     return 'downloading';
   }
   if (line.includes('extracting archives') || line.includes('installing')) return 'installing';
-  if (line.includes('--customize-hook')) return 'customizing';
+  if (line.includes('--customize-hook') || line.includes('--extract-hook')) return 'customizing';
   if (line.includes('creating tarball')) return 'packing';
   return undefined;
 }

@@ -33,9 +33,20 @@ export interface RecipeConfig {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/**
+ * How mmdebstrap makes the root filesystem: `essential` installs Debian's Essential:yes
+ * packages and then the listed ones with apt and dpkg; `extract` only unpacks the listed
+ * packages (no maintainer scripts, no dpkg database, no apt), for images of a static binary.
+ */
+export type RecipeVariant = 'essential' | 'extract';
+
+export const RECIPE_VARIANTS: readonly RecipeVariant[] = ['essential', 'extract'];
+
 export interface Recipe {
   /** `name:tag` of the image. */
   readonly image: string;
+  /** Absent means `essential`. */
+  readonly variant?: RecipeVariant;
   readonly packages: readonly string[];
   readonly files: readonly RecipeFile[];
   readonly run?: string;
@@ -58,7 +69,7 @@ export type ParseResult =
   | { readonly ok: true; readonly recipe: Recipe }
   | { readonly ok: false; readonly problems: readonly RecipeProblem[] };
 
-const TOP_KEYS = new Set(['image', 'packages', 'files', 'run', 'config']);
+const TOP_KEYS = new Set(['image', 'variant', 'packages', 'files', 'run', 'config']);
 const CONFIG_KEYS = new Set([
   'entrypoint',
   'cmd',
@@ -105,7 +116,7 @@ export function parseRecipe(text: string, file: string, present: readonly string
 
   const root = doc.contents;
   if (!isMap(root)) {
-    atNode(root, 'a recipe is a mapping with image, packages, files, run and config');
+    atNode(root, 'a recipe is a mapping with image, variant, packages, files, run and config');
     return { ok: false, problems };
   }
 
@@ -138,11 +149,27 @@ export function parseRecipe(text: string, file: string, present: readonly string
     } else image = value;
   }
 
+  // variant
+  let variant: RecipeVariant | undefined;
+  const variantNode = fields.get('variant');
+  if (variantNode !== undefined) {
+    const value = scalarString(variantNode);
+    const known = RECIPE_VARIANTS.find((name) => name === value);
+    if (known === undefined) {
+      atNode(
+        variantNode ?? keyNodes.get('variant'),
+        `variant: must be one of ${RECIPE_VARIANTS.join(', ')}`,
+      );
+    } else variant = known;
+  }
+
   // packages
   const packages: string[] = [];
   const packagesNode = fields.get('packages');
   if (packagesNode === undefined) at(root.range?.[0], 'packages: required (Debian package names)');
-  else if (!isSeq(packagesNode)) {
+  else if (variant === 'extract' && isSeq(packagesNode) && packagesNode.items.length === 0) {
+    atNode(packagesNode, 'packages: variant extract unpacks only the listed packages; list one');
+  } else if (!isSeq(packagesNode)) {
     atNode(packagesNode ?? keyNodes.get('packages'), 'packages: must be a list of package names');
   } else {
     packagesNode.items.forEach((item, i) => {
@@ -218,7 +245,14 @@ export function parseRecipe(text: string, file: string, present: readonly string
   }
   return {
     ok: true,
-    recipe: { image, packages, files, ...(run === undefined ? {} : { run }), config },
+    recipe: {
+      image,
+      ...(variant === undefined ? {} : { variant }),
+      packages,
+      files,
+      ...(run === undefined ? {} : { run }),
+      config,
+    },
   };
 }
 

@@ -102,7 +102,7 @@ describe('parseRecipe', () => {
       'images/redis/image.yaml:8:8: config.cmd: must be a list of strings',
       'images/redis/image.yaml:9:12: config.expose[0]: must be like 6379/tcp',
       'images/redis/image.yaml:10:3: config: unknown field "entrypiont" (known: entrypoint, cmd, env, expose, workdir, volumes, user, stopsignal, labels)',
-      'images/redis/image.yaml:11:1: unknown field "extra" (known: image, packages, files, run, config)',
+      'images/redis/image.yaml:11:1: unknown field "extra" (known: image, variant, packages, files, run, config)',
     ]);
   });
 
@@ -114,10 +114,38 @@ describe('parseRecipe', () => {
       'images/redis/image.yaml:1:1: image: required (name:tag)',
     ]);
     expect(problems('- image: redis:7.0\n')).toEqual([
-      'images/redis/image.yaml:1:1: a recipe is a mapping with image, packages, files, run and config',
+      'images/redis/image.yaml:1:1: a recipe is a mapping with image, variant, packages, files, run and config',
     ]);
     expect(problems('image: redis:7.0\npackages: [x1]\nconfig:\n  env: {A: 1}\n')).toEqual([
       'images/redis/image.yaml:4:12: config.env.A: must be a quoted string on one line',
+    ]);
+  });
+
+  it('reads variant extract; absent, the recipe has no variant (essential)', () => {
+    const text = 'image: busybox:1.35\nvariant: extract\npackages: [busybox-static]\n';
+    const result = parse(text);
+    expect(result.ok && result.recipe).toEqual({
+      image: 'busybox:1.35',
+      variant: 'extract',
+      packages: ['busybox-static'],
+      files: [],
+      config: { env: {}, expose: [], volumes: [], labels: {} },
+    });
+    const essential = parse('image: a:1\nvariant: essential\npackages: []\n');
+    expect(essential.ok && essential.recipe.variant).toBe('essential');
+    const absent = parse(GOOD);
+    expect(absent.ok && 'variant' in absent.recipe).toBe(false);
+  });
+
+  it('refuses an unknown variant, and extract with no packages', () => {
+    expect(problems('image: a:1\nvariant: minbase\npackages: [x1]\n')).toEqual([
+      'images/redis/image.yaml:2:10: variant: must be one of essential, extract',
+    ]);
+    expect(problems('image: a:1\nvariant: [extract]\npackages: [x1]\n')).toEqual([
+      'images/redis/image.yaml:2:10: variant: must be one of essential, extract',
+    ]);
+    expect(problems('image: a:1\nvariant: extract\npackages: []\n')).toEqual([
+      'images/redis/image.yaml:3:11: packages: variant extract unpacks only the listed packages; list one',
     ]);
   });
 
@@ -226,10 +254,48 @@ describe('mmdebstrapPlan', () => {
     expect(mmdebstrapPlan(recipe, paths).runScriptText).toBe('set -e\ncd /\nmkdir -p /data\n');
   });
 
+  it('extract: unpacks the packages only, its hook removes apt and dpkg, runs under busybox sh when there is no /bin/sh', () => {
+    const extract: Recipe = {
+      image: 'busybox:1.35',
+      variant: 'extract',
+      packages: ['busybox-static'],
+      files: [],
+      run: '/bin/busybox --install -s\n',
+      config: { env: {}, expose: [], volumes: [], labels: {} },
+    };
+    const plan = mmdebstrapPlan(extract, paths);
+    expect(plan.args).toContain('--variant=extract');
+    expect(plan.args).not.toContain('--variant=essential');
+    expect(plan.args).toContain('--include=busybox-static');
+    expect(plan.args).toContain('--extract-hook=/tmp/w/customize.sh');
+    expect(plan.args.some((arg) => arg.startsWith('--customize-hook'))).toBe(false);
+    expect(plan.args).toEqual(expect.arrayContaining(['--skip=cleanup/apt', '--skip=output/dev']));
+    expect(plan.args).toContain('--dpkgopt=path-exclude=/usr/share/doc/*');
+    expect(plan.args.slice(-2)).toEqual(['bookworm', '/tmp/w/rootfs.tar']);
+    const script = plan.customizeScriptText;
+    const save = script.indexOf('cp "$deb" \'/tmp/w/debs\'/');
+    const scaffolding = script.indexOf(`rm -rf "$root"'/etc/apt'`);
+    const run = script.indexOf('chroot "$root" "$@" -e /tmp/berth-recipe-run.sh');
+    expect(save).toBeGreaterThan(0);
+    expect(scaffolding).toBeGreaterThan(save);
+    expect(script).toContain(`"$root"'/var/lib/dpkg'`);
+    expect(script).toContain('elif [ -x "$root"/bin/busybox ]; then set -- /bin/busybox sh');
+    expect(run).toBeGreaterThan(scaffolding);
+    expect(script).not.toContain('/usr/bin/env');
+    // The essential variant keeps its customize hook and the image's env.
+    const essential = mmdebstrapPlan(recipe, paths);
+    expect(essential.args).toContain('--skip=essential/unlink');
+    expect(essential.args).not.toContain('--skip=cleanup/apt');
+    expect(essential.customizeScriptText).not.toContain('/etc/apt');
+  });
+
   it('reads phases from mmdebstrap status lines', () => {
     expect(phaseOfLine('I: downloading packages with apt...')).toBe('downloading');
     expect(phaseOfLine('I: installing remaining packages inside the chroot...')).toBe('installing');
     expect(phaseOfLine('I: creating tarball...')).toBe('packing');
+    expect(phaseOfLine('I: running --extract-hook directly: /tmp/w/customize.sh')).toBe(
+      'customizing',
+    );
     expect(phaseOfLine('dpkg: warning: something')).toBeUndefined();
     expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
   });
@@ -241,7 +307,12 @@ describe('the repository recipes', () => {
     expect(invalid.map(formatProblem)).toEqual([]);
     const names = recipes.map((loaded) => loaded.recipe.image);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(expect.arrayContaining(['redis:7.0', 'berth/guestbook-frontend:1']));
+    expect(names).toEqual(
+      expect.arrayContaining(['redis:7.0', 'berth/guestbook-frontend:1', 'busybox:1.35']),
+    );
+    const busybox = recipes.find((loaded) => loaded.recipe.image === 'busybox:1.35');
+    expect(busybox?.recipe.variant).toBe('extract');
+    expect(busybox?.recipe.packages).toEqual(['busybox-static']);
   });
 });
 
