@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Serves the bare repositories in one folder over git's smart HTTP protocol, read-only, on
-// 127.0.0.1:7070 under /git/ (what gitrepo.yaml expects). It hands each request to
+// 127.0.0.1:7071 under /git/ (what gitrepo.yaml expects). It hands each request to
 // `git http-backend` as a CGI program, so any real git client or isomorphic-git can clone.
 //
 //   node examples/volumes/serve-git.mjs /path/to/folder-with-site.git
@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 
 const projectRoot = resolve(process.argv[2] ?? '.');
 const host = '127.0.0.1';
-const port = Number(process.env.PORT ?? 7070);
+const port = Number(process.env.PORT ?? 7071);
 const prefix = '/git';
 
 const server = createServer((request, response) => {
