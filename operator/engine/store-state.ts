@@ -172,18 +172,23 @@ export function createStoreState(store: Store, options: StoreStateOptions): Engi
       const releases = before.allocations.filter((a) => !nextKeys.has(allocationKey(a)));
       const claims = nextAllocations.filter((a) => !beforeKeys.has(allocationKey(a)));
 
+      const writes =
+        releases.length + claims.length + changed.length + gone.length + inventoryWrites.length;
       try {
-        // One transaction: a killed operator leaves the whole pass or none of it.
-        store.transaction(() => {
-          for (const { kind, owner } of releases) store.release(kind, owner);
-          for (const { kind, owner, value } of claims) store.claim(kind, owner, value, now);
-          if (changed.length > 0) store.putAssignments(changed);
-          if (gone.length > 0) store.removeAssignments(gone);
-          for (const { app, put, forget } of inventoryWrites) {
-            if (forget.length > 0) store.forgetApplied(app, forget);
-            if (put.length > 0) store.recordApplied(app, put, now);
-          }
-        });
+        // One transaction: a killed operator leaves the whole pass or none of it. A pass that
+        // changed nothing opens none (an idle operator passes every few seconds).
+        if (writes > 0) {
+          store.transaction(() => {
+            for (const { kind, owner } of releases) store.release(kind, owner);
+            for (const { kind, owner, value } of claims) store.claim(kind, owner, value, now);
+            if (changed.length > 0) store.putAssignments(changed);
+            if (gone.length > 0) store.removeAssignments(gone);
+            for (const { app, put, forget } of inventoryWrites) {
+              if (forget.length > 0) store.forgetApplied(app, forget);
+              if (put.length > 0) store.recordApplied(app, put, now);
+            }
+          });
+        }
       } catch (error) {
         // Whatever the database holds now, the next load reads it again.
         kept = undefined;
