@@ -135,7 +135,7 @@ async function lockOwnerAlive(): Promise<boolean> {
   }
 }
 
-async function acquireServeLock(): Promise<() => Promise<void>> {
+export async function acquireServeLock(): Promise<() => Promise<void>> {
   const deadline = Date.now() + SERVE_LOCK_WAIT_MS;
   let said = false;
   for (;;) {
@@ -320,16 +320,27 @@ async function startServeLocked(
   };
 }
 
-/** The pods of a readout: assignments joined with the status their node reported. */
+/**
+ * The pods of a readout: assignments joined with the status their node reported for that pod
+ * (same name and uid: while a pod is replaced, its node reports the old one, being removed,
+ * under the same name).
+ */
 export function podsOf(readout: OperatorReadout): E2ePod[] {
-  const reported = new Map<string, OperatorReadout['nodes'][number]['pods'][number]>();
+  const reported = new Map<string, OperatorReadout['nodes'][number]['pods'][number][]>();
   for (const node of readout.nodes) {
-    for (const report of node.pods) reported.set(`${report.namespace}/${report.name}`, report);
+    for (const report of node.pods) {
+      const key = `${report.namespace}/${report.name}`;
+      reported.set(key, [...(reported.get(key) ?? []), report]);
+    }
   }
   return readout.assignments.map((assignment) => {
     const pod = assignment.pod as Pod;
+    const uid = pod.metadata?.uid;
+    const report = reported
+      .get(assignment.podKey)
+      ?.find((entry) => uid === undefined || entry.uid === uid);
     // The wire carries the generated, loosely typed PodStatus; agents send this shape.
-    const status = reported.get(assignment.podKey)?.status as PodStatusReport | undefined;
+    const status = report?.status as PodStatusReport | undefined;
     const [namespace = '', name = ''] = assignment.podKey.split('/');
     return {
       namespace,
