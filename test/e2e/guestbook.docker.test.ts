@@ -24,6 +24,7 @@ import {
   repoFromDirectory,
   type Serve,
   startServe,
+  watchOtherBerthAgents,
 } from './harness.js';
 
 const run = promisify(execFile);
@@ -342,6 +343,9 @@ describe('the Guestbook on berth serve, pushed with git', () => {
       readonly next: number;
     }
     const samples: Sample[] = [];
+    // Another berth agent on this machine rewrites the node port's rules: worth knowing.
+    const others = watchOtherBerthAgents(live().child.pid);
+    let othersSeen: string[] = [];
     try {
       await timed('image rollout', async () => {
         const commit = await commitEdit(
@@ -380,6 +384,7 @@ describe('the Guestbook on berth serve, pushed with git', () => {
     } finally {
       reading = false;
       await reader;
+      othersSeen = await others.stop();
     }
 
     // One at a time: never fewer than replicas - 1 ready, never more than one extra pod.
@@ -403,10 +408,16 @@ describe('the Guestbook on berth serve, pushed with git', () => {
     // Every read during the rollout answered with the entries.
     const failed = reads.filter((r) => !r.ok);
     console.log(
+      `guestbook e2e: rollout: fewest ready ${fewest}, most pods ${Math.max(...samples.map((x) => x.total))}`,
+    );
+    console.log(
       `guestbook e2e: rollout: ${samples.length} samples, ${reads.length} reads, ${failed.length} failed`,
     );
     expect(reads.length).toBeGreaterThan(10);
-    expect(failed, JSON.stringify(failed.slice(0, 10))).toEqual([]);
+    expect(
+      failed,
+      `${JSON.stringify(failed.slice(0, 10))}\nother berth agents during the rollout: ${JSON.stringify(othersSeen)}`,
+    ).toEqual([]);
   }, 600_000);
 
   it('finds redis through environment variables after a commit switches GET_HOSTS_FROM to env', async () => {

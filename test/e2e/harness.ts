@@ -425,3 +425,49 @@ function runCommand(command: string, args: readonly string[]): Promise<string> {
 export function dockerExec(container: string, command: readonly string[]): Promise<string> {
   return runCommand('docker', ['exec', container, ...command]);
 }
+
+/**
+ * Other `berth serve` and `berth agent` processes on this machine (not `ownPid`): each runs a
+ * service proxy that rewrites the same BERTH chains, so a node port can vanish under a test
+ * while one runs. For failure messages: `pid args` per process.
+ */
+export async function otherBerthAgents(ownPid?: number): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === ownPid || Number(entry) === process.pid) continue;
+    let args: string[];
+    try {
+      args = (await fsp.readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const at = args.findIndex((arg) => arg.endsWith('berth.js') || arg.endsWith('/berth'));
+    const command = at === -1 ? undefined : args[at + 1];
+    if (command === 'serve' || command === 'agent') {
+      found.push(`${entry} ${args.slice(at).join(' ').trim()}`);
+    }
+  }
+  return found;
+}
+
+/** Samples otherBerthAgents every `everyMs` until `stop()`, which gives every one seen. */
+export function watchOtherBerthAgents(
+  ownPid?: number,
+  everyMs = 500,
+): { stop(): Promise<string[]> } {
+  const seen = new Set<string>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const line of await otherBerthAgents(ownPid)) seen.add(line);
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return [...seen];
+    },
+  };
+}
