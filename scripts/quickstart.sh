@@ -339,7 +339,9 @@ say "$GUESTBOOK_URL answers"
 
 flags=''
 if [ "$DATA_DIR_GIVEN" = true ]; then flags=" --data-dir $DATA_DIR"; fi
-node_name=${BERTH_NODE_NAME:-$(node --input-type=module -e "import('$ROOT/dist/cli/agent.js').then((m) => console.log(m.defaultNodeName()))")}
+# berth serve's node name: $BERTH_NODE_NAME, else the host name as defaultNodeName makes it.
+node_name=${BERTH_NODE_NAME:-$(tr '[:upper:]' '[:lower:]' </proc/sys/kernel/hostname | sed 's/[^a-z0-9.-]/-/g; s/^[-.]*//; s/[-.]*$//')}
+node_name=${node_name:-node}
 cat <<EOF
 
 The Guestbook runs on berth: open $GUESTBOOK_URL
