@@ -14,6 +14,7 @@ import { formatProblem } from '../model/problem.js';
 import { isPlanRefusal, type LiveObject, planChanges } from '../plan/plan.js';
 import type { PlannedObject, PlanSummary } from '../plan/types.js';
 import { gitBlobId } from '../source/directory.js';
+import { isManifestName } from '../source/paths.js';
 import type { SourceReader } from '../source/types.js';
 import type { Store } from '../store/store.js';
 import { type AppSettings, type AppsController, HOSTED_SCHEME } from './controller.js';
@@ -23,9 +24,6 @@ import { shortSha } from './status.js';
 export function branchOf(ref: string): string | undefined {
   return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
 }
-
-/** Files the manifest loader reads, as a source lists them. */
-const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
 /** `2 to create, 1 to update, 0 to replace, 0 to delete`. */
 export function formatPlanSummary(summary: PlanSummary): string {
@@ -82,15 +80,14 @@ export function createPushDeploy(options: PushDeployOptions): PushDeploy {
         return { ok: true, lines };
       }
       const subPath = settingsOf(push.app)?.path;
-      const pushed = await readPushedFiles(push, subPath);
-      const files: ManifestFile[] = pushed
-        .filter((file) => MANIFEST_FILE.test(file.path))
-        .map((file) => ({
-          display: file.path,
-          blobId: gitBlobId(file.content),
-          size: file.content.length,
-          read: async () => file.content,
-        }));
+      // The files a source lists at that commit: manifest names, less what .berthignore ignores.
+      const pushed = await readPushedFiles(push, subPath, { only: isManifestName });
+      const files: ManifestFile[] = pushed.map((file) => ({
+        display: file.path,
+        blobId: gitBlobId(file.content),
+        size: file.content.length,
+        read: async () => file.content,
+      }));
       const set = await loadManifests(files);
       if (set.problems.length === 0) return { ok: true, lines: [] };
       const count = set.problems.length;

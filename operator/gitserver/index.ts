@@ -14,5 +14,10 @@ export {
   type PushVerdict,
 } from './git-server.js';
 export { isZeroSha, type RefUpdate } from './hooks.js';
-export { type PushedFile, type PushObjects, readPushedFiles } from './pushed-files.js';
+export {
+  type PushedFile,
+  type PushObjects,
+  type ReadPushedFilesOptions,
+  readPushedFiles,
+} from './pushed-files.js';
 export { appNameProblem, repoPathOf } from './repos.js';

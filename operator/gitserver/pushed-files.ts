@@ -4,6 +4,8 @@
  * variables sees them; this runs `git ls-tree` and `git cat-file --batch` that way.
  */
 import { spawn } from 'node:child_process';
+import { IGNORE_FILE_NAME, parseIgnoreRules, relativeTo } from '../source/ignore.js';
+import { joinRepoPath, normalizeSubpath } from '../source/paths.js';
 import { isZeroSha } from './hooks.js';
 import { runGit } from './repos.js';
 
@@ -21,9 +23,16 @@ export interface PushedFile {
   readonly content: Buffer;
 }
 
+export interface ReadPushedFilesOptions {
+  /** Reads only the files whose path this accepts (e.g. manifest names). @default every file */
+  readonly only?: (path: string) => boolean;
+}
+
 /**
  * The regular files of commit `sha` (below `subPath` when given), read through the push's
  * quarantine. Symbolic links and submodules are left out. A deletion (all-zero sha) has none.
+ * The `.berthignore` at the root of the folder read (`subPath`, else the repository's root)
+ * applies, as in every source listing: ignored files are not read.
  */
 export async function readPushedFiles(
   push: {
@@ -32,19 +41,36 @@ export async function readPushedFiles(
     readonly objects: PushObjects;
   },
   subPath?: string,
+  options: ReadPushedFilesOptions = {},
 ): Promise<PushedFile[]> {
   if (isZeroSha(push.newSha)) return [];
   const env = { ...push.objects.env, GIT_DIR: push.repoPath };
+  const root = normalizeSubpath(subPath);
   const args = ['ls-tree', '-r', '-z', '--full-tree', push.newSha];
-  if (subPath !== undefined && subPath !== '' && subPath !== '.') args.push('--', subPath);
+  if (root !== '') args.push('--', root);
   const listing = await runGit(args, { cwd: push.objects.cwd, env });
-  const entries: { path: string; sha: string }[] = [];
+  const ignoreFile = joinRepoPath(root, IGNORE_FILE_NAME);
+  let ignoreSha: string | undefined;
+  let entries: { path: string; sha: string }[] = [];
   for (const record of listing.split('\0')) {
     const tab = record.indexOf('\t');
     if (tab < 0) continue;
     const [mode, type, sha] = record.slice(0, tab).split(' ');
     if (type !== 'blob' || sha === undefined || (mode !== '100644' && mode !== '100755')) continue;
-    entries.push({ path: record.slice(tab + 1), sha });
+    const path = record.slice(tab + 1);
+    if (path === ignoreFile) ignoreSha = sha;
+    entries.push({ path, sha });
+  }
+  const { only } = options;
+  if (only !== undefined) entries = entries.filter((entry) => only(entry.path));
+  if (ignoreSha !== undefined && entries.length > 0) {
+    const [content] = await catFileBatch([ignoreSha], push.objects.cwd, env);
+    const rules = content === undefined ? undefined : parseIgnoreRules(content);
+    if (rules !== undefined) {
+      entries = entries.filter(
+        (entry) => entry.path === ignoreFile || !rules.ignores(relativeTo(root, entry.path)),
+      );
+    }
   }
   if (entries.length === 0) return [];
   const contents = await catFileBatch(

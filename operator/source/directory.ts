@@ -10,6 +10,7 @@ import { BerthError } from '../model/errors.js';
 import type { Problem, ProblemCode } from '../model/problem.js';
 import { mapLimit } from './concurrency.js';
 import { errorMessage } from './git-objects.js';
+import { IGNORE_FILE_NAME, type IgnoreRules, parseIgnoreRules, relativeTo } from './ignore.js';
 import { WeightedLru } from './lru.js';
 import {
   comparePaths,
@@ -124,7 +125,24 @@ export class DirectoryLister {
         `--path '${subpath}' in ${typedRoot} is not a folder`,
       );
     }
-    return walk.run({ shown: subpath, real: scopeReal });
+    return walk.run({ shown: subpath, real: scopeReal }, await this.rulesIn(scopeReal));
+  }
+
+  /** The rules of the `.berthignore` at the root of the real folder `folder`, if it has one. */
+  private async rulesIn(folder: string): Promise<IgnoreRules | undefined> {
+    let content: Buffer;
+    try {
+      content = await fsp.readFile(path.join(folder, IGNORE_FILE_NAME));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+      throw new BerthError(
+        'SOURCE_READ_FAILED',
+        `cannot read ${path.join(folder, IGNORE_FILE_NAME)}: ${errorMessage(error)}`,
+        { hint: 'make the file readable, or remove it' },
+      );
+    }
+    return parseIgnoreRules(content);
   }
 
   /** The blob id of a file, from the stat cache when the file is unchanged. */
@@ -159,6 +177,9 @@ class DirectoryWalk {
   /** Real folders whose files are listed (the scope and every folder a link expanded). */
   private readonly listedFolders: string[] = [];
   private readonly listedFiles = new Set<string>();
+  /** The scope's `.berthignore` rules, and the shown path they are relative to. */
+  private rules: IgnoreRules | undefined;
+  private shownRoot = '';
 
   constructor(
     private readonly lister: DirectoryLister,
@@ -185,7 +206,14 @@ class DirectoryWalk {
     }
   }
 
-  async run(scope: Place): Promise<DirectoryFileList> {
+  /**
+   * Lists the scope. What `rules` ignore is never read: an ignored folder is not entered, an
+   * ignored link not followed; a link into an ignored part of the scope lists nothing (that
+   * part counts as listed already).
+   */
+  async run(scope: Place, rules?: IgnoreRules): Promise<DirectoryFileList> {
+    this.rules = rules;
+    this.shownRoot = scope.shown;
     this.listedFolders.push(scope.real);
     await this.walk(scope);
     // Links are followed after the walk, so a target already listed at its own path is known;
@@ -232,15 +260,21 @@ class DirectoryWalk {
         real: path.join(folder.real, entry.name),
       };
       if (entry.isDirectory()) {
-        if (!isSkippedFolderName(entry.name)) subfolders.push(place);
+        if (!isSkippedFolderName(entry.name) && !this.ignores(place.shown, 'folder')) {
+          subfolders.push(place);
+        }
       } else if (entry.isFile()) {
         // A file an earlier link already listed is not listed again through a linked folder.
-        if (isManifestName(entry.name) && !this.listedFiles.has(place.real)) {
+        if (
+          isManifestName(entry.name) &&
+          !this.listedFiles.has(place.real) &&
+          !this.ignores(place.shown, 'file')
+        ) {
           this.listedFiles.add(place.real);
           this.found.push(place);
         }
       } else if (entry.isSymbolicLink()) {
-        this.links.push(place);
+        if (!this.ignores(place.shown, 'link')) this.links.push(place);
       }
     }
     await Promise.all(subfolders.map((subfolder) => this.walk(subfolder)));
@@ -304,6 +338,15 @@ class DirectoryWalk {
       this.listedFolders.push(real);
       await this.walk({ shown: link.shown, real });
     }
+  }
+
+  /** Do the rules ignore `shown`? A link is ignored as a file or as a folder. */
+  private ignores(shown: string, as: 'file' | 'folder' | 'link'): boolean {
+    if (this.rules === undefined) return false;
+    const relative = relativeTo(this.shownRoot, shown);
+    if (as === 'file') return this.rules.ignores(relative);
+    if (as === 'folder') return this.rules.ignores(`${relative}/`);
+    return this.rules.ignores(relative) || this.rules.ignores(`${relative}/`);
   }
 
   /** Would the walk list this real file at its own path? */

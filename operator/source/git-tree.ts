@@ -9,6 +9,7 @@ import type { Problem } from '../model/problem.js';
 import type { ObjectStore } from './git-objects.js';
 import type { ResolvedCommit } from './git-refs.js';
 import type { GitRepository } from './git-repository.js';
+import { IGNORE_FILE_NAME, type IgnoreRules, parseIgnoreRules, relativeTo } from './ignore.js';
 import { WeightedLru } from './lru.js';
 import { isManifestName, isWithin, joinRepoPath, sortByPath } from './paths.js';
 import type { ParsedTree, TreeEntry } from './tree-parse.js';
@@ -67,6 +68,8 @@ export class GitTreeLister {
   private readonly fileLists: WeightedLru<string, Promise<GitFileList>>;
   /** The last tree listed at each folder, and the file made of each of its entries. */
   private readonly folders: WeightedLru<string, FolderMemory>;
+  /** `.berthignore` rules by blob id (undefined: the file has no rule). */
+  private readonly ignoreRules = new WeightedLru<string, Promise<IgnoreRules | undefined>>(1_000);
 
   constructor(
     private readonly store: ObjectStore,
@@ -106,12 +109,11 @@ export class GitTreeLister {
         : await walk.resolve(subpath);
     switch (scope.kind) {
       case 'tree': {
-        const listing = await this.listTree(
-          repository,
-          scope.oid,
-          subpath === '' ? '' : `${subpath}/`,
-        );
-        return walk.finish(listing, subpath, scope.path);
+        const [listing, rules] = await Promise.all([
+          this.listTree(repository, scope.oid, subpath === '' ? '' : `${subpath}/`),
+          this.rulesAt(repository, walk, scope.path),
+        ]);
+        return walk.finish(listing, subpath, scope.path, rules);
       }
       case 'blob': {
         const size = await this.store.blobSize(repository.gitdir, scope.oid);
@@ -123,6 +125,26 @@ export class GitTreeLister {
       default:
         throw await this.pathNotFound(repository, commit, subpath, scope.kind);
     }
+  }
+
+  /**
+   * The rules of the `.berthignore` at the root of the folder `realPath` (a link to one inside
+   * the repository counts, as in a checkout). The listing cache is keyed by commit, so a commit
+   * that changes only the rules is listed anew.
+   */
+  private async rulesAt(
+    repository: GitRepository,
+    walk: LinkWalk,
+    realPath: string,
+  ): Promise<IgnoreRules | undefined> {
+    const found = await walk.resolve(joinRepoPath(realPath, IGNORE_FILE_NAME));
+    if (found.kind !== 'blob') return undefined;
+    const cached = this.ignoreRules.get(found.oid);
+    if (cached !== undefined) return cached;
+    const parsing = this.store.readBlob(repository.gitdir, found.oid).then(parseIgnoreRules);
+    this.ignoreRules.set(found.oid, parsing);
+    parsing.catch(() => this.ignoreRules.delete(found.oid));
+    return parsing;
   }
 
   /** Listing of one tree whose files are shown under `prefix` ('' or ending in '/'). */
@@ -262,6 +284,9 @@ class LinkWalk {
   /** Real paths whose files are already listed: the scope, and every folder a link expanded. */
   private readonly listedFolders: string[] = [];
   private readonly listedFiles = new Set<string>();
+  /** The scope's `.berthignore` rules, and the shown path they are relative to. */
+  private rules: IgnoreRules | undefined;
+  private shownRoot = '';
 
   constructor(
     private readonly lister: GitTreeLister,
@@ -306,14 +331,39 @@ class LinkWalk {
     return { kind: 'tree', oid: tree, path: walked };
   }
 
-  /** Adds what the listing's links lead to, and the problems of those that cannot be followed. */
-  async finish(listing: Listing, shownRoot: string, realRoot: string): Promise<GitFileList> {
+  /**
+   * Leaves out what `rules` ignore, adds what the listing's links lead to, and the problems of
+   * those that cannot be followed. An ignored link is not followed; a link into an ignored part
+   * of the scope lists nothing (that part counts as listed already).
+   */
+  async finish(
+    listing: Listing,
+    shownRoot: string,
+    realRoot: string,
+    rules?: IgnoreRules,
+  ): Promise<GitFileList> {
     this.listedFolders.push(realRoot);
+    this.rules = rules;
+    this.shownRoot = shownRoot;
+    const own = this.kept(listing.files);
     await this.followLinks(listing.links, shownRoot, realRoot);
-    if (this.extra.length === 0 && this.problems.length === 0)
-      return { files: listing.files, problems: [] };
-    const files = sortByPath([...listing.files, ...this.extra]);
+    if (this.extra.length === 0 && this.problems.length === 0) return { files: own, problems: [] };
+    const files = sortByPath([...own, ...this.extra]);
     return { files, problems: this.problems };
+  }
+
+  /** The files the rules do not ignore (all of them, and the same array, without rules). */
+  private kept(files: readonly SourceFile[]): readonly SourceFile[] {
+    const rules = this.rules;
+    if (rules === undefined) return files;
+    return files.filter((file) => !rules.ignores(relativeTo(this.shownRoot, file.path)));
+  }
+
+  /** An ignored link, as a file or as a folder, is not followed. */
+  private ignoresLink(shown: string): boolean {
+    if (this.rules === undefined) return false;
+    const relative = relativeTo(this.shownRoot, shown);
+    return this.rules.ignores(relative) || this.rules.ignores(`${relative}/`);
   }
 
   private async followLinks(
@@ -322,6 +372,7 @@ class LinkWalk {
     realRoot: string,
   ): Promise<void> {
     for (const link of links) {
+      if (this.ignoresLink(link.path)) continue;
       // Where the link really is: relative targets are relative to the link's real folder.
       await this.followLink(link, rebase(link.path, shownRoot, realRoot));
     }
@@ -381,7 +432,7 @@ class LinkWalk {
           return;
         this.listedFolders.push(resolved.path);
         const listing = await this.lister.listTree(this.repository, resolved.oid, `${link.path}/`);
-        for (const file of listing.files) {
+        for (const file of this.kept(listing.files)) {
           // A file some earlier link already listed is not listed a second time.
           const real = rebase(file.path, link.path, resolved.path);
           if (this.listedFiles.has(real)) continue;

@@ -32,7 +32,7 @@ export interface SourceSnapshot {
   readonly location: string;
   /** Resolved commit sha for git and url sources. */
   readonly commit: string | undefined;
-  /** Only `*.yaml`, `*.yml`, `*.json` below `path`, sorted by path. */
+  /** Only `*.yaml`, `*.yml`, `*.json` below `path` that its `.berthignore` does not ignore, sorted by path. */
   readonly files: readonly SourceFile[];
   /** Files that were found but not listed, e.g. `file.symlink-outside`. */
   readonly problems: readonly Problem[];
