@@ -48,6 +48,22 @@ describe('berth validate on the shipped repositories', () => {
       expect(run.status).toBe(0);
     });
   }
+
+  it("reads guestbook/'s six manifests; frontend/ (source and image recipe) is left to .berthignore", () => {
+    const run = runBerth(['validate', 'guestbook', '-o', 'json']);
+    expect(run.status).toBe(0);
+    const output = JSON.parse(run.stdout) as { files: number; objects: { file: string }[] };
+    expect(output.files).toBe(6);
+    const files = output.objects.map((object) => object.file).sort();
+    expect(files).toEqual([
+      'guestbook/frontend-controller.yaml',
+      'guestbook/frontend-service.yaml',
+      'guestbook/redis-master-controller.yaml',
+      'guestbook/redis-master-service.yaml',
+      'guestbook/redis-replica-controller.yaml',
+      'guestbook/redis-replica-service.yaml',
+    ]);
+  });
 });
 
 describe('berth validate reports each kind of bad input as file:line:col: kind/name: field: message', () => {

@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRecipes, systemToolsFirst } from '../../images/builder.js';
+import { loadRecipes, REPO_ROOT, systemToolsFirst } from '../../images/builder.js';
 import { mmdebstrapPlan, phaseOfLine, shellQuote } from '../../images/mmdebstrap.js';
 import {
   BUILDER_FORMAT_VERSION,
@@ -310,6 +311,9 @@ describe('the repository recipes', () => {
     expect(names).toEqual(
       expect.arrayContaining(['redis:7.0', 'berth/guestbook-frontend:1', 'busybox:1.35']),
     );
+    // The frontend's recipe lives with its source beside the Guestbook's manifests.
+    const frontend = recipes.find((loaded) => loaded.recipe.image === 'berth/guestbook-frontend:1');
+    expect(frontend?.dir).toBe(join(REPO_ROOT, 'guestbook', 'frontend'));
     const busybox = recipes.find((loaded) => loaded.recipe.image === 'busybox:1.35');
     expect(busybox?.recipe.variant).toBe('extract');
     expect(busybox?.recipe.packages).toEqual(['busybox-static']);
