@@ -9,8 +9,9 @@
 # 3. builds the Guestbook's images that are missing (`npm run images`);
 # 4. starts `berth serve` in the background (log: DATA_DIR/serve.log), or reuses the one
 #    already serving the data dir;
-# 5. copies guestbook/'s manifests into a git repository, ~/berth-guestbook (an existing one is
-#    reused as it is: nothing of yours is committed), and pushes it to berth;
+# 5. copies the guestbook/ folder (manifests, the frontend's source, .berthignore) into a git
+#    repository, ~/berth-guestbook (an existing one is reused as it is: nothing of yours is
+#    committed), and pushes it to berth;
 # 6. waits until the app is Synced and Healthy and its page answers, then says what to try.
 #
 # Every step prints one `==> step` line and what it found or did. Safe to run again: what is
@@ -267,9 +268,9 @@ elif [ -e "$WORK_REPO" ] && [ -n "$(ls -A "$WORK_REPO" 2>/dev/null)" ]; then
   die "$WORK_REPO exists and is not a git repository; move it away and run again"
 else
   mkdir -p "$WORK_REPO"
-  # The files of guestbook/ (its manifests and README). Its subfolders, the source of the images
-  # it runs, stay behind: berth checks every YAML file of a pushed repository as a manifest.
-  find "$ROOT/guestbook" -mindepth 1 -maxdepth 1 -type f -exec cp {} "$WORK_REPO/" \;
+  # The whole guestbook/ folder: its manifests, README, and frontend/ (the frontend's source and
+  # image recipe), which its .berthignore keeps berth from reading as manifests.
+  cp -R "$ROOT/guestbook/." "$WORK_REPO/"
   git -C "$WORK_REPO" init -q -b main
   git -C "$WORK_REPO" add -A
   # An identity for this first commit only when git has none.
@@ -278,7 +279,7 @@ else
     identity=(-c user.name=berth -c user.email=berth@localhost)
   fi
   git -C "$WORK_REPO" "${identity[@]}" commit -q -m "Guestbook: redis master, redis replicas and the frontend"
-  say "made $WORK_REPO from guestbook/'s files (branch main, one commit)"
+  say "made $WORK_REPO from guestbook/ (branch main, one commit)"
 fi
 branch=main
 git -C "$WORK_REPO" rev-parse -q --verify "refs/heads/$branch" >/dev/null ||

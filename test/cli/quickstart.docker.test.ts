@@ -164,9 +164,18 @@ describe('scripts/quickstart.sh', () => {
       expect(first.output).not.toContain(token);
       const repo = path.join(home, 'berth-guestbook');
       expect(await fsp.readFile(path.join(repo, '.git', 'config'), 'utf8')).not.toContain(token);
-      // The working repo is the Guestbook's files, committed on main.
+      // The working repo is the whole guestbook/ folder, committed on main: the frontend's
+      // source and recipe too, which its .berthignore keeps berth from reading as manifests.
       const listed = spawnSync('git', ['-C', repo, 'ls-files'], { encoding: 'utf8' });
+      const shipped = spawnSync('git', ['-C', path.join(REPO_ROOT, 'guestbook'), 'ls-files'], {
+        encoding: 'utf8',
+      });
+      expect(listed.stdout.split('\n').filter(Boolean).sort()).toEqual(
+        shipped.stdout.split('\n').filter(Boolean).sort(),
+      );
       expect(listed.stdout).toContain('frontend-controller.yaml');
+      expect(listed.stdout).toContain('frontend/image.yaml');
+      expect(listed.stdout).toContain('.berthignore');
 
       const second = await quickstart(5 * 60_000);
       expect(second.code, second.output).toBe(0);
