@@ -365,7 +365,7 @@ describe('WordPress on berth', () => {
     const second = git(repo, 'rev-parse', 'HEAD');
     const replaced = await pushRepo(repo, serve!.remote(APP));
     expect(replaced.stderr).toContain('1 to replace');
-    // Status is reported per pod name: the new pod is ready once its own containers report so.
+    // The new pod (another uid), ready in containers other than the old pod's.
     const oldIds = new Set(oldContainers);
     const mysqlAgain = await waitFor(
       async () => {
