@@ -7,7 +7,6 @@
  * the node port all along, and the switch to finding redis through environment variables.
  */
 import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -207,17 +206,10 @@ beforeAll(async () => {
   // Built from Debian packages the first time (minutes); an inspect each when present.
   await timed('images', () => ensureImages(['redis:7.0', FRONTEND_IMAGE]));
   serve = await startServe({ name: 'guestbook' });
-  // The manifests of guestbook/ as a user's repository; its subfolders (the frontend image's
-  // source) are no manifests and stay behind.
+  // guestbook/ as a user's repository, all of it (its .berthignore leaves the frontend's
+  // source out of the manifests).
   const source = path.join(REPO_ROOT, 'guestbook');
-  const files = path.join(live().dir, 'guestbook-files');
-  await fsp.mkdir(files);
-  for (const entry of await fsp.readdir(source, { withFileTypes: true })) {
-    if (entry.isFile()) {
-      await fsp.copyFile(path.join(source, entry.name), path.join(files, entry.name));
-    }
-  }
-  repo = (await repoFromDirectory(files, path.join(live().dir, 'guestbook'), 'guestbook')).dir;
+  repo = (await repoFromDirectory(source, path.join(live().dir, 'guestbook'), 'guestbook')).dir;
 }, 900_000);
 
 afterAll(async () => {
