@@ -75,6 +75,12 @@ export interface Engine {
    */
   reconcile(): SyncResult;
   /**
+   * Drops what `app` was given by `sync` in this process: from the next pass on it stands for
+   * its stored objects, as after a restart (none once a removal deleted them all; the objects a
+   * `berth.io/prune: disabled` kept otherwise).
+   */
+  forget(app: string): void;
+  /**
    * Runs a pass after every node change (coalesced) and every `resyncMs`; returns a stop
    * function. Readiness turns false without any event, hence the resync.
    */
@@ -180,6 +186,9 @@ export function createEngine(options: EngineOptions): Engine {
       return { ...result, reports: result.reports.filter((report) => report.app === app) };
     },
     reconcile,
+    forget(app) {
+      desired.delete(app);
+    },
     start(resyncMs = 5000) {
       let stopped = false;
       let queued = false;
