@@ -10,7 +10,7 @@
  *   GET    /api/v1/apps                 AppStatus[]
  *   POST   /api/v1/apps                 AppAddRequest -> 201 AppStatus
  *   GET    /api/v1/apps/:app            AppStatus
- *   DELETE /api/v1/apps/:app            {removed: true}
+ *   DELETE /api/v1/apps/:app            ?prune=true -> AppRemoveResponse
  *   POST   /api/v1/apps/:app/pin        {commit} -> AppStatus
  *   POST   /api/v1/apps/:app/unpin      AppStatus
  *   POST   /api/v1/apps/:app/sync       202 {triggered: true}
@@ -25,7 +25,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import type { AppSettings, AppsController } from '../daemon/controller.js';
+import type { AppRemoval, AppSettings, AppsController } from '../daemon/controller.js';
 import type { AppStatus } from '../daemon/status.js';
 import { type ManifestObject, SUPPORTED_KINDS } from '../manifests/types.js';
 import { BerthError, type BerthErrorCode, isBerthError } from '../model/errors.js';
@@ -77,6 +77,15 @@ export interface AppAddRequest {
   readonly selfHeal?: boolean;
 }
 
+/**
+ * The answer to `DELETE /api/v1/apps/:app`. With `?prune=true`, `deleted` lists what the pass
+ * deleted (the app's objects, then its RCs' pods) and `kept` what `berth.io/prune: disabled`
+ * kept; the pods' containers are still being removed by their nodes when it comes back.
+ */
+export interface AppRemoveResponse extends AppRemoval {
+  readonly removed: true;
+}
+
 /** `?limit=` of history and events. */
 export const MAX_LIST_LIMIT = 1000;
 
@@ -96,6 +105,7 @@ const STATUS_OF_CODE: Partial<Record<BerthErrorCode, number>> = {
   APP_SOURCE_CONFLICT: 409,
   STORE_ALLOCATION_TAKEN: 409,
   STORE_ALLOCATION_EXHAUSTED: 409,
+  APP_REMOVE_REFUSED: 409,
   STORE_LOCKED: 503,
   APP_NOT_FOUND: 404,
   APP_SOURCE_UNSUPPORTED: 400,
@@ -269,6 +279,14 @@ function limitOf(url: URL, fallback: number): number {
   return limit;
 }
 
+/** A `?name=true|false` query flag; absent is false. */
+function flagOf(url: URL, name: string): boolean {
+  const text = url.searchParams.get(name);
+  if (text === null || text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  throw usage(`${name} must be true or false, not "${text}"`);
+}
+
 function appNotFound(name: string): BerthError {
   return new BerthError('APP_NOT_FOUND', `no app named ${name}`, {
     hint: 'berth app list shows the apps',
@@ -326,8 +344,10 @@ async function appsRoute(
   switch (action) {
     case undefined:
       if (method === 'DELETE') {
-        if (!(await daemon.apps.remove(name))) throw appNotFound(name);
-        sendBody(response, 200, { removed: true });
+        const removal = await daemon.apps.remove(name, { prune: flagOf(url, 'prune') });
+        if (removal === undefined) throw appNotFound(name);
+        const body: AppRemoveResponse = { removed: true, ...removal };
+        sendBody(response, 200, body);
         return;
       }
       expect('GET');

@@ -14,7 +14,7 @@ import type {
 } from '../operator/session.js';
 import type { EventRecord, SyncRecord } from '../store/store.js';
 import { isRecord } from './http.js';
-import type { AppAddRequest } from './operator-api.js';
+import type { AppAddRequest, AppRemoveResponse } from './operator-api.js';
 
 export interface OperatorServerAddress {
   /** The server's base URL, e.g. `http://127.0.0.1:7070`. */
@@ -157,7 +157,13 @@ export interface DaemonClient {
   apps(): Promise<AppStatus[]>;
   app(name: string): Promise<AppStatus>;
   addApp(request: AppAddRequest): Promise<AppStatus>;
-  removeApp(name: string): Promise<void>;
+  /**
+   * Stops keeping the app in sync; with `prune`, deletes what it applied too (the answer says
+   * what; the nodes then remove the pods' containers: `read` shows when they are gone).
+   */
+  removeApp(name: string, options?: { readonly prune?: boolean }): Promise<AppRemoveResponse>;
+  /** The operator's readout (`GET /api/v1/readout`), as OperatorSession.read. */
+  read(): Promise<OperatorReadout>;
   pin(name: string, commit: string): Promise<AppStatus>;
   unpin(name: string): Promise<AppStatus>;
   /** Runs the app's worker at once. */
@@ -170,6 +176,7 @@ export interface DaemonClient {
 
 export function connectDaemon(address: OperatorServerAddress): DaemonClient {
   const { base, call } = apiCaller(address);
+  const session = connectOperatorServer(address);
   const app = (name: string): string => `/api/v1/apps/${encodeURIComponent(name)}`;
   const list = <T>(value: unknown, what: string): T[] => {
     if (!Array.isArray(value)) {
@@ -202,9 +209,32 @@ export function connectDaemon(address: OperatorServerAddress): DaemonClient {
     async addApp(request) {
       return status(await call('POST', '/api/v1/apps', request));
     },
-    async removeApp(name) {
-      await call('DELETE', app(name));
+    async removeApp(name, options = {}) {
+      const answer = await call(
+        'DELETE',
+        `${app(name)}${query({ prune: options.prune === true ? 'true' : undefined })}`,
+      );
+      if (!isRecord(answer) || answer.removed !== true) {
+        throw new BerthError('API_BAD_RESPONSE', `the operator at ${base} sent no removal`);
+      }
+      // An operator from before prune answers {removed: true} alone, having deleted nothing.
+      if (options.prune === true && !Array.isArray(answer.deleted)) {
+        throw new BerthError(
+          'API_BAD_RESPONSE',
+          `the operator at ${base} removed app ${name} but did not delete its objects`,
+          { hint: 'run the same berth version on the client and the server' },
+        );
+      }
+      return {
+        removed: true,
+        deleted: list<AppRemoveResponse['deleted'][number]>(
+          answer.deleted ?? [],
+          'deleted objects',
+        ),
+        kept: list<AppRemoveResponse['kept'][number]>(answer.kept ?? [], 'kept objects'),
+      };
     },
+    read: () => session.read(),
     async pin(name, commit) {
       return status(await call('POST', `${app(name)}/pin`, { commit }));
     },

@@ -24,6 +24,8 @@ import { BerthError, isBerthError } from '../model/errors.js';
 import { formatProblem } from '../model/problem.js';
 import type { SyncRequest, SyncResponse } from '../operator/session.js';
 import { checkAppName } from '../operator/sync-app.js';
+import { PRUNE_ANNOTATION, PRUNE_DISABLED, refKey } from '../plan/plan.js';
+import type { ObjectRef } from '../plan/types.js';
 import type { SourceReader } from '../source/types.js';
 import { checkSourceUrl, DEFAULT_CACHE_DIR, hasUrlScheme } from '../source/url.js';
 import type { AppRecord, Store } from '../store/store.js';
@@ -110,6 +112,31 @@ export interface AppsControllerOptions {
   readonly localRecheckMs?: number;
   /** Told after an app's settings were written (added, changed, pinned, from the config). */
   readonly onSettingsChanged?: () => void;
+  /**
+   * Drops what the engine was given for a removed app (`Engine.forget`), after the pass that
+   * deleted its objects. @default nothing
+   */
+  readonly forget?: (app: string) => void;
+}
+
+/** What `remove` did. */
+export interface AppRemoval {
+  /** With prune: what was deleted: the app's objects, then the pods of its RCs. */
+  readonly deleted: readonly ObjectRef[];
+  /**
+   * With prune: the app's objects that stay (`berth.io/prune: disabled`), with why. They keep
+   * running in the app's inventory: a later sync of the app takes them up again.
+   */
+  readonly kept: readonly { readonly ref: ObjectRef; readonly reason: string }[];
+}
+
+export interface RemoveOptions {
+  /**
+   * Also delete every object the app applied (its pods, RCs and their pods, services), as a
+   * sync of an empty source with prune allowed does, `berth.io/prune: disabled` respected; its
+   * cluster IPs and node ports are released. @default false: what it runs keeps running
+   */
+  readonly prune?: boolean;
 }
 
 export interface AppsController {
@@ -119,8 +146,11 @@ export interface AppsController {
   setConfigApps(apps: readonly AppConfig[], configDir?: string): void;
   /** Adds (or changes) an app, kept in the store, and syncs it at once. */
   add(app: AppSpec): void;
-  /** Stops keeping the app in sync and forgets its record (its objects keep running). */
-  remove(name: string): Promise<boolean>;
+  /**
+   * Stops keeping the app in sync and forgets its record; its objects keep running unless
+   * `prune`. Undefined for an unknown app (with prune, one with an inventory is known).
+   */
+  remove(name: string, options?: RemoveOptions): Promise<AppRemoval | undefined>;
   /**
    * Runs the app's worker at once (a push, a webhook); false for an unknown app. `force`
    * (`berth app sync`) syncs even when the ref has not moved: drift left by selfHeal off is
@@ -704,6 +734,52 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
     };
   };
 
+  /**
+   * Deletes what the app applied: one sync of no objects with prune and allowEmpty, the pass
+   * `berth apply EMPTY_DIR --app NAME --allow-empty` makes. What stays in its inventory after
+   * it is what `berth.io/prune: disabled` kept.
+   */
+  const pruneApp = async (name: string, source: string): Promise<AppRemoval> => {
+    const response = await options.sync({
+      app: name,
+      source,
+      objects: [],
+      prune: true,
+      allowEmpty: true,
+    });
+    if (response.refused !== undefined) {
+      throw new BerthError(
+        'APP_REMOVE_REFUSED',
+        `app ${name}: deleting its objects was refused: ${response.refused.message}`,
+        {
+          hint: 'nothing was deleted and the app stays; fix what the message names and remove it again',
+        },
+      );
+    }
+    const deleted: ObjectRef[] = [];
+    const seen = new Set<string>();
+    for (const report of response.reports) {
+      if (report.action !== 'delete' || seen.has(refKey(report.ref))) continue;
+      seen.add(refKey(report.ref));
+      deleted.push(report.ref);
+    }
+    const reasons = new Map(
+      response.reports
+        .filter((report) => report.action === 'unchanged')
+        .map((report) => [refKey(report.ref), report.reason]),
+    );
+    const kept = store.inventory(name).map((entry) => {
+      const annotations = (entry.applied as { metadata?: { annotations?: Record<string, string> } })
+        .metadata?.annotations;
+      const reason =
+        annotations?.[PRUNE_ANNOTATION] === PRUNE_DISABLED
+          ? `${PRUNE_ANNOTATION}: ${PRUNE_DISABLED}`
+          : (reasons.get(entry.key) ?? 'kept');
+      return { ref: entry.ref, reason };
+    });
+    return { deleted, kept };
+  };
+
   const workerOf = (name: string): Worker => {
     const worker = workers.get(name);
     if (worker === undefined) {
@@ -774,12 +850,42 @@ export function createAppsController(options: AppsControllerOptions): AppsContro
       persist(spec);
       if (started) ensureWorker(spec);
     },
-    async remove(name) {
+    async remove(name, removeOptions = {}) {
       const worker = workers.get(name);
+      const record = store.app(name);
+      const inventory = removeOptions.prune === true ? store.inventory(name) : [];
+      if (worker === undefined && record === undefined && inventory.length === 0) {
+        return undefined;
+      }
+      const configSpec = configApps.get(name);
       configApps.delete(name);
       workers.delete(name);
+      // The worker's step in progress finishes first: no sync of the app runs after this.
       if (worker !== undefined) await stopWorker(worker);
-      return store.removeApp(name) || worker !== undefined;
+      let removal: AppRemoval = { deleted: [], kept: [] };
+      if (removeOptions.prune === true) {
+        try {
+          removal = await pruneApp(name, record?.source ?? worker?.spec.source ?? name);
+        } catch (error) {
+          // Nothing was deleted: the app stays as it was, kept in sync again.
+          if (configSpec !== undefined) configApps.set(name, configSpec);
+          if (worker !== undefined && started && !stopped) ensureWorker(worker.spec);
+          throw error;
+        }
+      }
+      store.removeApp(name);
+      if (removeOptions.prune === true) {
+        options.forget?.(name);
+        const what = removal.deleted.length === 0 ? 'nothing' : `${removal.deleted.length} objects`;
+        const kept =
+          removal.kept.length === 0
+            ? ''
+            : `; ${removal.kept.length} kept (${PRUNE_ANNOTATION}: ${PRUNE_DISABLED})`;
+        log(`app ${name}: removed; ${what} deleted${kept}`);
+      } else {
+        log(`app ${name}: removed; what it runs keeps running`);
+      }
+      return removal;
     },
     trigger(name, triggerOptions) {
       const worker = workers.get(name);

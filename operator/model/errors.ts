@@ -44,6 +44,8 @@ export type BerthErrorCode =
   | 'APP_NOT_FOUND'
   /** An app's source is of a kind this operator cannot read (e.g. hosted, with no git host). */
   | 'APP_SOURCE_UNSUPPORTED'
+  /** The pass deleting a removed app's objects was refused: nothing was deleted, the app stays. */
+  | 'APP_REMOVE_REFUSED'
   /** The apps config file (berth.yaml) has problems. */
   | 'CONFIG_INVALID'
   /** No operator answers where one was expected (server.json, --server, BERTH_SERVER). */

@@ -201,6 +201,7 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
         watchLocal: watching,
         log,
         onSettingsChanged: () => driftPolicy?.refresh(),
+        forget: (app) => running.engine.forget(app),
       });
       controller = apps;
       const pushes = createPushDeploy({
