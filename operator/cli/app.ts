@@ -9,9 +9,10 @@ import type { AppAddRequest } from '../api/operator-api.js';
 import type { AppStatus } from '../daemon/status.js';
 import { BerthError } from '../model/errors.js';
 import { hasUrlScheme } from '../source/url.js';
+import { removeAppPruned } from './app-remove.js';
 import { parseDuration } from './apply.js';
 import { readDaemon, requireDaemon } from './daemon-access.js';
-import { type CliIo, EXIT, writeLine } from './io.js';
+import { type CliIo, EXIT, processStopSignal, writeLine } from './io.js';
 import { OPERATOR_FLAGS, OPERATOR_FLAGS_HELP } from './operator-flags.js';
 import { refText } from './status.js';
 import { renderTable } from './tables.js';
@@ -27,7 +28,12 @@ Manage the apps a running \`berth serve\` keeps in sync.
       --no-prune          keep objects that left git
       --no-self-heal      leave drift made by hand (docker rm, stop, rename) as found:
                           recorded, the app OutOfSync, put back by its next sync
-  remove NAME           stop keeping NAME in sync (what runs keeps running)
+  remove NAME           stop keeping NAME in sync (what it runs keeps running)
+      --prune             delete what NAME applied too: its replication controllers (and
+                          their pods), services and pods; objects annotated
+                          berth.io/prune: disabled are kept (and said so); its cluster IPs
+                          and node ports are released. Waits until its pods are gone
+      --timeout D         how long --prune waits for the pods, e.g. 90s, 5m (@default 2m)
   list                  NAME SOURCE REF PATH
   pin NAME COMMIT       run COMMIT instead of the ref's newest until unpin (a rollback)
   unpin NAME            follow the ref again
@@ -36,7 +42,8 @@ Manage the apps a running \`berth serve\` keeps in sync.
 ${OPERATOR_FLAGS_HELP}
 add, remove, pin, unpin and sync need a running berth serve; list reads the store without one.
 
-Exit status: 0 done, 2 error (usage, an unknown app, no server).`;
+Exit status: 0 done, 1 remove --prune: pods not gone at --timeout (they are listed),
+2 error (usage, an unknown app, no server).`;
 
 function usage(message: string): BerthError {
   return new BerthError('CLI_USAGE', message, { hint: 'see berth app --help' });
@@ -57,6 +64,8 @@ export async function runApp(argv: readonly string[], io: CliIo): Promise<number
       interval: { type: 'string' },
       'no-prune': { type: 'boolean' },
       'no-self-heal': { type: 'boolean' },
+      prune: { type: 'boolean' },
+      timeout: { type: 'string' },
       ...OPERATOR_FLAGS,
       help: { type: 'boolean', short: 'h' },
     },
@@ -73,6 +82,12 @@ export async function runApp(argv: readonly string[], io: CliIo): Promise<number
   if (command !== 'add') {
     const given = addOnly.find((flag) => values[flag] !== undefined);
     if (given !== undefined) throw usage(`--${given} is for berth app add`);
+  }
+  if (command !== 'remove' && values.prune !== undefined) {
+    throw usage('--prune is for berth app remove');
+  }
+  if (values.timeout !== undefined && values.prune !== true) {
+    throw usage('--timeout is for berth app remove --prune');
   }
   const args = (count: number, shape: string): string[] => {
     if (positionals.length !== count) throw usage(`berth app ${command} takes ${shape}`);
@@ -103,9 +118,27 @@ export async function runApp(argv: readonly string[], io: CliIo): Promise<number
     }
     case 'remove': {
       const [name] = args(1, 'NAME') as [string];
+      const timeoutText = values.timeout ?? '2m';
+      const timeoutMs = parseDuration(timeoutText, '--timeout');
       const client = await requireDaemon(values, io, 'berth app remove');
+      if (values.prune === true) {
+        const stop = processStopSignal();
+        try {
+          return await removeAppPruned(
+            client,
+            name,
+            { timeoutMs, timeoutText, stopSignal: stop.signal },
+            io,
+          );
+        } finally {
+          stop.dispose();
+        }
+      }
       await client.removeApp(name);
-      writeLine(io.stdout, `app ${name} removed; what it runs keeps running`);
+      writeLine(
+        io.stdout,
+        `app ${name} removed; what it runs keeps running (berth app remove ${name} --prune deletes it)`,
+      );
       return EXIT.ok;
     }
     case 'pin': {
