@@ -357,8 +357,7 @@ Try:
 Stop:
   npx berth stop$flags            # stops berth serve; the Guestbook's containers keep running
 To remove the Guestbook's pods (containers) first, while berth serve runs:
-  npx berth app remove guestbook$flags     # stops syncing it; what it runs keeps running
-  npx berth apply "\$(mktemp -d)" --app guestbook --allow-empty$flags     # deletes its pods and services
+  npx berth app remove guestbook --prune$flags     # deletes its pods, controllers and services
 Or, with berth stopped, remove its containers by hand (the next berth serve starts them again):
   docker rm -f \$(docker ps -aq --filter label=io.berth.node=$node_name)
 EOF
