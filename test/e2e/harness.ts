@@ -135,6 +135,11 @@ async function lockOwnerAlive(): Promise<boolean> {
   }
 }
 
+/**
+ * Takes the machine's e2e serve lock (waiting while another process holds it); the function
+ * returned releases it. startServe takes it itself; other code that runs a berth agent with
+ * services on this machine (a bench, a hand-started serve) can take it too.
+ */
 export async function acquireServeLock(): Promise<() => Promise<void>> {
   const deadline = Date.now() + SERVE_LOCK_WAIT_MS;
   let said = false;
