@@ -5,7 +5,7 @@
  * next (a node change, or the periodic resync).
  */
 import type { Clock } from '../agent/lifecycle/clock.js';
-import type { NodeEndpoint } from '../api/node-endpoint.js';
+import type { NodeEndpoint, NodeRecord } from '../api/node-endpoint.js';
 import type { PodReport } from '../api/protocol.js';
 import type { RandomSource } from '../controllers/pod-names.js';
 import type { ManifestObject } from '../manifests/types.js';
@@ -17,6 +17,8 @@ import { createServicesMemo } from '../services/views.js';
 import {
   type AppDesired,
   type AppRefusal,
+  DEFAULT_EVICTION_TIMEOUT_MS,
+  DEFAULT_NODE_GRACE_MS,
   type Decision,
   decide,
   type NodeView,
@@ -33,6 +35,12 @@ export interface EngineOptions {
   readonly random: RandomSource;
   /** Heartbeat intervals a node may miss and still count as ready. @default 3 */
   readonly missedHeartbeats?: number;
+  /**
+   * The endpoint's heartbeat interval. Given, the loop of `start` times a pass for the moment a
+   * silent node stops counting as ready (`missedHeartbeats` intervals after its last
+   * heartbeat); without it, only the periodic resync notices that moment.
+   */
+  readonly heartbeatIntervalMs?: number;
   /** Silence after which a node is NotReady. @default DEFAULT_NODE_GRACE_MS (40 s) */
   readonly nodeGraceMs?: number;
   /** Silence after which a NotReady node's RC pods are replaced. @default 60 s */
@@ -81,10 +89,14 @@ export interface Engine {
    */
   forget(app: string): void;
   /**
-   * Runs a pass after every node change (coalesced) and every `resyncMs`; returns a stop
-   * function. Readiness turns false without any event, hence the resync.
+   * Runs a pass after every node change that can change a decision (coalesced: a heartbeat
+   * that leaves the node as ready as it was does not), when a node's silence crosses the
+   * ready window, the grace or the eviction timeout, and `resyncMs` after the last pass;
+   * returns a stop function. While no ReplicationController rolls out or waits out
+   * minReadySeconds (decisions that turn with time alone), and the last pass did not throw,
+   * the resync comes `settledResyncMs` after the last pass instead. @default 5 s, resyncMs
    */
-  start(resyncMs?: number): () => void;
+  start(resyncMs?: number, settledResyncMs?: number): () => void;
 }
 
 export function createEngine(options: EngineOptions): Engine {
@@ -110,16 +122,74 @@ export function createEngine(options: EngineOptions): Engine {
   /** The list last given to `endpoint.setServices`: the same list is not hashed again. */
   let servicesHandedOut: readonly ServiceView[] | undefined;
 
+  const graceMs = options.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS;
+  const evictionMs = options.evictionTimeoutMs ?? DEFAULT_EVICTION_TIMEOUT_MS;
+  /** The nodes as the last pass saw them: a change since is what calls for a new pass. */
+  let lastSeen: ReadonlyMap<string, SeenNode> = new Map();
+  /** Told of every pass by the loop of `start`, to time the next. */
+  let afterPass: ((settled: boolean) => void) | undefined;
+  /** Whether the last pass left nothing that turns with time alone (none yet: false). */
+  let lastSettled = false;
+
+  /** How a node stands now, as decide() would judge it (see standingOf there). */
+  function standing(record: NodeRecord, now: number): Standing {
+    const silentMs = now - record.lastHeartbeatAt;
+    if (endpoint.isReady(record.name, options.missedHeartbeats) && silentMs < graceMs) {
+      return 'ready';
+    }
+    return silentMs >= evictionMs ? 'evicting' : 'not-ready';
+  }
+
+  /** True when a pass now could decide otherwise about `name` than the last pass did. */
+  function turned(name: string, now: number): boolean {
+    const record = endpoint.node(name);
+    const seen = lastSeen.get(name);
+    if (record === undefined || seen === undefined) return record !== seen?.record;
+    const before = seen.record;
+    // Only a heartbeat came (it moves lastHeartbeatAt alone): the node's standing tells.
+    return (
+      record.pods !== before.pods ||
+      record.labels !== before.labels ||
+      record.capacity !== before.capacity ||
+      record.address !== before.address ||
+      record.registeredAt !== before.registeredAt ||
+      record.statusReportedAt !== before.statusReportedAt ||
+      standing(record, now) !== seen.standing
+    );
+  }
+
+  /** The next moment a node's silence turns its standing, if any does. */
+  function nextTurn(now: number): number | undefined {
+    let next: number | undefined;
+    for (const record of endpoint.nodes()) {
+      const last = record.lastHeartbeatAt;
+      const turns = [last + graceMs, last + evictionMs];
+      if (options.heartbeatIntervalMs !== undefined) {
+        // isReady holds while the silence is at most the window; it is over 1 ms later.
+        turns.push(last + (options.missedHeartbeats ?? 3) * options.heartbeatIntervalMs + 1);
+      }
+      for (const at of turns) if (at > now && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
   function nodes(): NodeView[] {
-    return endpoint.nodes().map((record) => ({
-      name: record.name,
-      ready: endpoint.isReady(record.name, options.missedHeartbeats),
-      labels: record.labels,
-      capacity: record.capacity,
-      pods: record.pods,
-      // Node grace and eviction in decide() are timed from this (the endpoint's clock).
-      lastHeartbeat: record.lastHeartbeatAt,
-    }));
+    const now = clock.now();
+    const seen = new Map<string, SeenNode>();
+    const views = endpoint.nodes().map((record) => {
+      seen.set(record.name, { record, standing: standing(record, now) });
+      return {
+        name: record.name,
+        ready: endpoint.isReady(record.name, options.missedHeartbeats),
+        labels: record.labels,
+        capacity: record.capacity,
+        pods: record.pods,
+        // Node grace and eviction in decide() are timed from this (the endpoint's clock).
+        lastHeartbeat: record.lastHeartbeatAt,
+      };
+    });
+    lastSeen = seen;
+    return views;
   }
 
   function carryOut(decision: Decision, previous: EngineSnapshot, nodeViews: NodeView[]): void {
@@ -141,7 +211,16 @@ export function createEngine(options: EngineOptions): Engine {
 
   function reconcile(): SyncResult {
     const started = elapsedMs();
-    const result = runPass();
+    let result: SyncResult;
+    try {
+      result = runPass();
+    } catch (error) {
+      lastSettled = false;
+      afterPass?.(false);
+      throw error;
+    }
+    lastSettled = !turnsWithTime(result.reports);
+    afterPass?.(lastSettled);
     if (options.onPass !== undefined) {
       const seconds = (elapsedMs() - started) / 1000;
       try {
@@ -155,10 +234,11 @@ export function createEngine(options: EngineOptions): Engine {
 
   function runPass(): SyncResult {
     const loaded = state.load();
+    // Taken even when there is nothing to decide: the loop compares node changes with it.
+    const nodeViews = nodes();
     if (desired.size === 0 && loaded.apps.size === 0 && loaded.pods.size === 0) {
       return { reports: [] };
     }
-    const nodeViews = nodes();
     // decide sees pods without their reported status: status is not desired state, and the
     // node assignments it builds from these pods stay the same while only status changes.
     const decision = decide(desired, withoutStatus(loaded), nodeViews, clock.now(), {
@@ -189,10 +269,11 @@ export function createEngine(options: EngineOptions): Engine {
     forget(app) {
       desired.delete(app);
     },
-    start(resyncMs = 5000) {
+    start(resyncMs = 5000, settledResyncMs = resyncMs) {
       let stopped = false;
       let queued = false;
       let cancelResync = (): void => {};
+      let cancelTurn = (): void => {};
       const pass = (): void => {
         queued = false;
         if (stopped) return;
@@ -207,20 +288,64 @@ export function createEngine(options: EngineOptions): Engine {
         queued = true;
         queueMicrotask(pass);
       };
-      const resync = (): void => {
-        if (stopped) return;
-        queue();
-        cancelResync = clock.setTimer(resync, resyncMs);
+      /** A timer at the next turn of a node's standing; it passes only if one turned. */
+      const armTurn = (): void => {
+        cancelTurn();
+        cancelTurn = () => {};
+        const now = clock.now();
+        const at = nextTurn(now);
+        if (at !== undefined) cancelTurn = clock.setTimer(onTurn, at - now);
       };
-      const unsubscribe = endpoint.onChange(queue);
-      cancelResync = clock.setTimer(resync, resyncMs);
+      const onTurn = (): void => {
+        cancelTurn = () => {};
+        if (stopped) return;
+        const now = clock.now();
+        if (endpoint.nodes().some((record) => turned(record.name, now))) queue();
+        else armTurn();
+      };
+      afterPass = (settled) => {
+        if (stopped) return;
+        cancelResync();
+        cancelResync = clock.setTimer(queue, settled ? settledResyncMs : resyncMs);
+        armTurn();
+      };
+      const unsubscribe = endpoint.onChange((name) => {
+        if (!stopped && turned(name, clock.now())) queue();
+      });
+      cancelResync = clock.setTimer(queue, lastSettled ? settledResyncMs : resyncMs);
+      armTurn();
       return () => {
         stopped = true;
+        afterPass = undefined;
         unsubscribe();
         cancelResync();
+        cancelTurn();
       };
     },
   };
+}
+
+/** A node's standing as decide() judges it from its silence. */
+type Standing = 'ready' | 'not-ready' | 'evicting';
+
+/** A node as a pass saw it. */
+interface SeenNode {
+  readonly record: NodeRecord;
+  readonly standing: Standing;
+}
+
+/**
+ * True when a report shows a decision that turns with time alone: a ReplicationController
+ * rolling out (its rollout stalls after a deadline) or with ready pods not yet ready for
+ * minReadySeconds.
+ */
+function turnsWithTime(reports: readonly ObjectReport[]): boolean {
+  return reports.some(
+    ({ replicas }) =>
+      replicas !== undefined &&
+      (replicas.updatedReplicas < replicas.replicas ||
+        replicas.availableReplicas < replicas.readyReplicas),
+  );
 }
 
 /** The pods last handed to a node, by object, and the assignment version they made. */

@@ -158,4 +158,56 @@ describe('engine loop', () => {
     engine.reconcile();
     expect(state.load().pods.get('default/solo')?.pod.status).toEqual(running);
   });
+
+  it('passes on a heartbeat only when readiness turns, and when a silent node turns NotReady', async () => {
+    const clock = new ManualClock();
+    const { endpoint, url } = await serve(clock);
+    const client = createNodeClient({ server: url, token: TOKEN, name: 'node-1' });
+    await client.register(REGISTRATION);
+    let passes = 0;
+    const engine = createEngine({
+      endpoint,
+      state: createMemoryState(),
+      clock,
+      random: seeded(5),
+      heartbeatIntervalMs: 5_000,
+      onPass: () => {
+        passes += 1;
+      },
+    });
+    expect(engine.sync('app', SOLO).reports.find((r) => r.action === 'scheduled')?.node).toBe(
+      'node-1',
+    );
+    closers.push(engine.start(2_000, 600_000));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const counted = passes;
+    // Heartbeats of a ready node change no decision: no pass, and no 2 s resync while settled.
+    for (let beat = 0; beat < 4; beat += 1) {
+      clock.advance(5_000);
+      await client.heartbeat();
+      await settle();
+    }
+    expect(passes).toBe(counted);
+    // Silent for three intervals: still ready; one millisecond later NotReady, at once.
+    clock.advance(15_000);
+    await settle();
+    expect(passes).toBe(counted);
+    expect(endpoint.isReady('node-1')).toBe(true);
+    clock.advance(1);
+    await settle();
+    expect(endpoint.isReady('node-1')).toBe(false);
+    expect(passes).toBe(counted + 1);
+    // Past the grace (40 s) it stands as it did; at the eviction timeout (60 s) it turns again.
+    clock.advance(60_000 - 15_001 - 1);
+    await settle();
+    expect(passes).toBe(counted + 1);
+    clock.advance(1);
+    await settle();
+    expect(passes).toBe(counted + 2);
+    // Back: the first heartbeat turns it Ready.
+    await client.heartbeat();
+    await settle();
+    expect(passes).toBe(counted + 3);
+    expect(endpoint.isReady('node-1')).toBe(true);
+  });
 });
