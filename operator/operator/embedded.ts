@@ -113,6 +113,9 @@ export interface EmbeddedOperator {
   close(): Promise<void>;
 }
 
+/** The local agent's backstop relist of the engine. */
+const LOCAL_AGENT_RELIST_MS = 30_000;
+
 async function createDockerAgent(options: LocalAgentOptions): Promise<LocalAgent> {
   // Loaded when used, so commands that never run pods never load dockerode.
   const [{ createNodeAgent, defaultHostIp }, { createDockerRuntime }, services] = await Promise.all(
@@ -125,7 +128,15 @@ async function createDockerAgent(options: LocalAgentOptions): Promise<LocalAgent
   const hostIp = defaultHostIp();
   // Pods' name server is the cluster DNS on the default bridge's gateway.
   const runtime = createDockerRuntime({ hostIP: hostIp, clusterDns: {} });
-  const agent = createNodeAgent({ runtime, hostIp, node: options.node, dataDir: options.dataDir });
+  const agent = createNodeAgent({
+    runtime,
+    hostIp,
+    node: options.node,
+    dataDir: options.dataDir,
+    // Docker's events wake pods at once and resume from the last one seen after a break, so
+    // the relist is a backstop only; a long-running operator need not list every 10 s.
+    relistIntervalMs: LOCAL_AGENT_RELIST_MS,
+  });
   const local = Object.assign(agent, {
     async podsOnEngine(): Promise<ReadonlySet<string>> {
       const containers = await runtime.list(options.node);
@@ -189,6 +200,9 @@ function persistEvents(
 export function heartbeatIntervalFor(nodeGraceMs: number): number {
   return Math.min(5, Math.max(0.2, nodeGraceMs / 3000));
 }
+
+/** The engine's backstop pass while nothing turns with time alone. */
+const ENGINE_SETTLED_RESYNC_MS = 30_000;
 
 /** The probe and metrics paths, served by the handler like `/api/...`. */
 const HANDLER_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -256,9 +270,12 @@ async function listenHttp(
 }
 
 /**
- * Keeps the store's node registry in step with the endpoint: a registration (or a changed
- * one) at once, heartbeats at most every `heartbeatEveryMs` per node, so `berth get nodes`
- * reads nodes without a running operator.
+ * Keeps the store's node registry in step with the endpoint, so `berth get nodes` reads nodes
+ * without a running operator: a registration (or a changed one) at once, a heartbeat when it
+ * is the first since registering or comes `heartbeatEveryMs` after the one stored (a node back
+ * from silence is one), and on stopping the last one heard. Readers of the store alone judge
+ * a node Ready for the node grace after its stored heartbeat, so `heartbeatEveryMs` plus the
+ * heartbeat interval must stay under the grace.
  */
 function persistNodes(
   endpoint: NodeEndpoint,
@@ -268,7 +285,11 @@ function persistNodes(
 ): () => void {
   const registered = new Map<string, string>();
   const heartbeatWritten = new Map<string, number>();
-  return endpoint.onChange((name) => {
+  const writeHeartbeat = (name: string, at: number): void => {
+    store.recordHeartbeat(name, new Date(at).toISOString());
+    heartbeatWritten.set(name, at);
+  };
+  const unsubscribe = endpoint.onChange((name) => {
     const record = endpoint.node(name);
     if (record === undefined) return;
     try {
@@ -291,13 +312,35 @@ function persistNodes(
       }
       const written = heartbeatWritten.get(name);
       if (written === undefined || record.lastHeartbeatAt - written >= heartbeatEveryMs) {
-        store.recordHeartbeat(name, new Date(record.lastHeartbeatAt).toISOString());
-        heartbeatWritten.set(name, record.lastHeartbeatAt);
+        writeHeartbeat(name, record.lastHeartbeatAt);
       }
     } catch (error) {
       log(`cannot store node ${name}: ${String(error)}`);
     }
   });
+  return () => {
+    unsubscribe();
+    for (const [name, written] of heartbeatWritten) {
+      const record = endpoint.node(name);
+      if (record === undefined || record.lastHeartbeatAt <= written) continue;
+      try {
+        writeHeartbeat(name, record.lastHeartbeatAt);
+      } catch (error) {
+        log(`cannot store node ${name}: ${String(error)}`);
+      }
+    }
+  };
+}
+
+/**
+ * How often a node's heartbeat goes to the store: at most every half grace less one
+ * interval, so a stored heartbeat is at most half the grace behind while the node beats.
+ */
+function heartbeatPersistIntervalMs(
+  nodeGraceMs: number,
+  heartbeatIntervalSeconds: number,
+): number {
+  return Math.max(1000, nodeGraceMs / 2 - heartbeatIntervalSeconds * 1000);
 }
 
 export async function startEmbeddedOperator(
@@ -341,7 +384,7 @@ export async function startEmbeddedOperator(
     const unpersist = persistNodes(
       endpoint,
       store,
-      Math.max(1000, (heartbeatIntervalSeconds * 1000) / 2),
+      heartbeatPersistIntervalMs(nodeGraceMs, heartbeatIntervalSeconds),
       log,
     );
     cleanups.push(async () => unpersist());
@@ -358,6 +401,7 @@ export async function startEmbeddedOperator(
       state,
       clock,
       random,
+      heartbeatIntervalMs: heartbeatIntervalSeconds * 1000,
       ...(options.nodeGraceMs === undefined ? {} : { nodeGraceMs: options.nodeGraceMs }),
       ...(options.evictionTimeoutMs === undefined
         ? {}
@@ -392,7 +436,9 @@ export async function startEmbeddedOperator(
       attachment.done.catch((error: unknown) => log(`agent detached: ${String(error)}`));
     }
 
-    const stopEngine = engine.start(2000);
+    // Every input that matters wakes a pass (status reports, syncs, a node's readiness turning
+    // at its timed moment); the resync is a backstop, every 2 s only while a rollout runs.
+    const stopEngine = engine.start(2000, ENGINE_SETTLED_RESYNC_MS);
     cleanups.push(async () => stopEngine());
 
     const ready = (): boolean =>
