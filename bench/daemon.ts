@@ -11,7 +11,8 @@
  *   pass, against planChanges alone on the same objects (`BENCH_RECONCILE_PASSES` passes,
  *   default 30);
  * - the idle daemon after the pushes: CPU of `berth serve` over 30 s from /proc, against an
- *   idle `node -e "setInterval(...)"` over the same 30 s.
+ *   idle `node -e "setInterval(...)"` over the same 30 s. `BENCH_SERVE_CPU_PROF=<dir>` runs
+ *   berth serve under `node --cpu-prof` (its profile is written there when it stops).
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -47,6 +48,8 @@ const APP = 'benchpush';
 const POD = 'benchpush-web';
 const PUSHES = Number(process.env.BENCH_PUSHES ?? 20);
 const POLL_MS = 20;
+/** A directory: berth serve runs under `node --cpu-prof` and writes its profile there. */
+const SERVE_CPU_PROF = process.env.BENCH_SERVE_CPU_PROF;
 const DEADLINE_MS = 120_000;
 const IDLE_SECONDS = 30;
 /** After the last change, before the idle measure starts. */
@@ -190,6 +193,7 @@ class Daemon {
     this.serve = spawn(
       process.execPath,
       [
+        ...(SERVE_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${SERVE_CPU_PROF}`]),
         BIN,
         'serve',
         '--listen',
