@@ -336,10 +336,7 @@ function persistNodes(
  * How often a node's heartbeat goes to the store: at most every half grace less one
  * interval, so a stored heartbeat is at most half the grace behind while the node beats.
  */
-function heartbeatPersistIntervalMs(
-  nodeGraceMs: number,
-  heartbeatIntervalSeconds: number,
-): number {
+function heartbeatPersistIntervalMs(nodeGraceMs: number, heartbeatIntervalSeconds: number): number {
   return Math.max(1000, nodeGraceMs / 2 - heartbeatIntervalSeconds * 1000);
 }
 
