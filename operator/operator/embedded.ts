@@ -24,6 +24,7 @@ import type { Pod } from '../model/generated/types.js';
 import type { ServiceView } from '../services/types.js';
 import { DEFAULT_ALLOCATION_OPTIONS } from '../services/views.js';
 import { openStore, type Store } from '../store/store.js';
+import { createLocalNodeClient } from './local-node-client.js';
 
 /** What the embedded operator drives of the local node agent (NodeAgent has this shape). */
 export interface LocalAgent {
@@ -423,7 +424,10 @@ export async function startEmbeddedOperator(
       cleanups.push(() => local.stop());
       const attachment: Attachment = attachToOperator({
         agent: local,
-        client: createNodeClient({ server: server.url, token, name: nodeName }),
+        client: createLocalNodeClient(
+          { server: server.url, token, name: nodeName },
+          createNodeClient({ server: server.url, token, name: nodeName }),
+        ),
         labels: {},
         log,
         // The local agent's routine events are not news to the operator's user.
