@@ -5,6 +5,7 @@
  * server with its own node name; `stop()` ends it and removes every container of that node.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -178,10 +179,50 @@ export async function acquireServeLock(): Promise<() => Promise<void>> {
 export async function startServe(options: ServeOptions): Promise<Serve> {
   const release = await acquireServeLock();
   try {
+    // An agent outside this lock (a bench, a hand-started serve) may hold the cluster DNS
+    // port: this server would run without DNS, so wait for the port instead.
+    await waitForDnsPort();
     return await startServeLocked(options, release);
   } catch (error) {
     await release();
     throw error;
+  }
+}
+
+/** The default bridge's gateway, where an agent's cluster DNS listens. */
+async function bridgeGateway(): Promise<string | undefined> {
+  const bridge = await docker().getNetwork('bridge').inspect();
+  const config = (bridge as { IPAM?: { Config?: { Gateway?: string }[] } }).IPAM?.Config ?? [];
+  return config.find((c) => c.Gateway !== undefined)?.Gateway;
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, host, () => socket.close(() => resolve(true)));
+  });
+}
+
+/** Waits (up to the lock's wait) until no process holds port 53 on the bridge gateway. */
+async function waitForDnsPort(): Promise<void> {
+  const gateway = await bridgeGateway();
+  if (gateway === undefined) return;
+  if (await portFree(gateway, 53)) return;
+  console.log(`waiting for ${gateway}:53: another berth agent's DNS holds it`);
+  // Looked at once a second: each look binds the port for an instant, which another agent
+  // starting right then would find taken.
+  const deadline = Date.now() + SERVE_LOCK_WAIT_MS;
+  while (!(await portFree(gateway, 53))) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${gateway}:53 still held after ${SERVE_LOCK_WAIT_MS} ms (berth agents: ${JSON.stringify(await otherBerthAgents())})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
 }
 
