@@ -254,6 +254,18 @@ describe('example images: redis and the guestbook frontend', () => {
     expect((await containerOutput(docker(), broken.id)).stderr).toContain('guestbook: ');
   });
 
+  it('the frontend stops on SIGTERM at once (tini as PID 1), not at the end of the grace period', async () => {
+    const frontend = await start(FRONTEND);
+    const container = docker().getContainer(frontend.id);
+    const began = Date.now();
+    await container.stop({ t: 30 });
+    const stoppedAfterMs = Date.now() - began;
+    const state = (await container.inspect()).State;
+    // 143 = 128 + SIGTERM: the server ended on the signal, nobody had to SIGKILL it (137).
+    expect(state.ExitCode).toBe(143);
+    expect(stoppedAfterMs).toBeLessThan(10_000);
+  });
+
   it('a second ensureImages skips both builds', async () => {
     const again = await ensureImages([REDIS, FRONTEND]);
     expect(again.map((image) => [image.name, image.built])).toEqual([
