@@ -39,7 +39,8 @@ export default defineConfig({
           name: 'docker',
           include: DOCKER_TESTS,
           fileParallelism: false,
-          globalSetup: ['test/global-setup.ts'],
+          // no-other-berth: refuses to start next to a berth node running outside the tests.
+          globalSetup: ['test/global-setup.ts', 'test/no-other-berth.ts'],
         },
       },
     ],

@@ -93,6 +93,9 @@ BERTH=(node "$ROOT/bin/berth.js")
 DOCKERD_LOG=/var/log/berth/dockerd.log
 # shellcheck source=scripts/lib/docker.sh
 source "$ROOT/scripts/lib/docker.sh"
+# package_present, install_missing_packages
+# shellcheck source=scripts/lib/packages.sh
+source "$ROOT/scripts/lib/packages.sh"
 
 step() { printf '==> %s\n' "$*"; }
 say() { printf '    %s\n' "$*"; }
@@ -105,23 +108,6 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 indent() { sed 's/^/    /'; }
 
 # --- 1. dependencies -----------------------------------------------------------------------
-
-package_present() {
-  if command -v dpkg-query >/dev/null 2>&1; then
-    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = 'install ok installed' ]
-    return
-  fi
-  # Not Debian: look for what the package provides.
-  case $1 in
-    git) command -v git >/dev/null 2>&1 ;;
-    busybox-static) [ -x /bin/busybox ] ;;
-    mmdebstrap) command -v mmdebstrap >/dev/null 2>&1 ;;
-    iptables) command -v iptables >/dev/null 2>&1 ;;
-    iproute2) command -v ip >/dev/null 2>&1 ;;
-    procps) command -v sysctl >/dev/null 2>&1 ;;
-    *) return 1 ;;
-  esac
-}
 
 install_packages() {
   local missing=() package
@@ -138,10 +124,7 @@ install_packages() {
     say "Debian packages: ${REQUIRED_PACKAGES[*]} present"
     return 0
   fi
-  say "installing Debian packages: ${missing[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}" >/dev/null
+  install_missing_packages "${missing[@]}" | indent
 }
 
 # True when node_modules holds exactly what package-lock.json says (npm's own record of what it
