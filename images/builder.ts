@@ -8,14 +8,13 @@ import {
   readFile,
   rename,
   rm,
-  stat,
   writeFile,
 } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from '../operator/model/errors.js';
+import { withMachineLock } from './machine-lock.js';
 import { type BuildPhase, mmdebstrapPlan, phaseOfLine } from './mmdebstrap.js';
 import {
   formatProblem,
@@ -501,61 +500,22 @@ function runCommand(
   });
 }
 
-const LOCK_POLL_MS = 200;
-
 /**
  * One build of an image at a time on this machine (test files run in parallel workers and
- * may all ask for the same image): a lock directory holding the owner's pid, taken over when
- * that process is gone.
+ * may all ask for the same image).
  */
-async function withBuildLock<T>(image: string, work: () => Promise<T>): Promise<T> {
-  const lockDir = join(tmpdir(), `berth-image-lock-${image.replace(/[^A-Za-z0-9._-]/g, '_')}`);
-  const deadline = Date.now() + BUILD_TIMEOUT_MS;
-  for (;;) {
-    try {
-      await mkdir(lockDir);
-      await writeFile(join(lockDir, 'pid'), String(process.pid));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (await lockOwnerGone(lockDir)) {
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new BerthError(
-        'IMAGE_BUILD_FAILED',
-        `waited ${BUILD_TIMEOUT_MS / 60_000} min for another build of ${image} (${lockDir})`,
-        { hint: `remove ${lockDir} if no build is running` },
-      );
-    }
-    await delay(LOCK_POLL_MS);
-  }
-  try {
-    return await work();
-  } finally {
-    await rm(lockDir, { recursive: true, force: true });
-  }
-}
-
-async function lockOwnerGone(lockDir: string): Promise<boolean> {
-  let pid: number;
-  try {
-    pid = Number(await readFile(join(lockDir, 'pid'), 'utf8'));
-  } catch {
-    // No pid yet: the owner is between mkdir and writeFile, unless it died right there.
-    try {
-      return Date.now() - (await stat(lockDir)).mtimeMs > 10_000;
-    } catch {
-      return false;
-    }
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+function withBuildLock<T>(image: string, work: () => Promise<T>): Promise<T> {
+  return withMachineLock(
+    {
+      name: `berth-image-lock-${image}`,
+      waitMs: BUILD_TIMEOUT_MS,
+      timeoutError: (lockDir) =>
+        new BerthError(
+          'IMAGE_BUILD_FAILED',
+          `waited ${BUILD_TIMEOUT_MS / 60_000} min for another build of ${image} (${lockDir})`,
+          { hint: `remove ${lockDir} if no build is running` },
+        ),
+    },
+    work,
+  );
 }

@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
+import { withMachineLock as withLockDir } from '../../images/machine-lock.js';
 import { busyboxRecipe, type ImageRecipe } from '../images/busybox.js';
 import { dockerStatusCode } from './docker.js';
 import { tarArchive } from './docker-tar.js';
@@ -146,62 +143,20 @@ async function removeImageIfUnused(docker: Dockerode, id: string): Promise<void>
 }
 
 const LOCK_WAIT_MS = 120_000;
-const LOCK_POLL_MS = 50;
 
-/**
- * Serialises `work` across every process on this machine (vitest runs test files in
- * parallel workers): a lock directory under the temp dir, created atomically by mkdir and
- * holding the owner's pid. A lock whose owner died (a killed test run) is taken over.
- */
-export async function withMachineLock<T>(key: string, work: () => Promise<T>): Promise<T> {
-  const lockDir = join(tmpdir(), `berth-test-lock-${key.replace(/[^A-Za-z0-9._-]/g, '_')}`);
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      await mkdir(lockDir);
-      await writeFile(join(lockDir, 'pid'), String(process.pid));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (await lockOwnerIsGone(lockDir)) {
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new TestImageError(
-        `waited ${LOCK_WAIT_MS / 1000}s for ${lockDir}; remove it if no test run is active`,
-      );
-    }
-    await delay(LOCK_POLL_MS);
-  }
-  try {
-    return await work();
-  } finally {
-    await rm(lockDir, { recursive: true, force: true });
-  }
-}
-
-async function lockOwnerIsGone(lockDir: string): Promise<boolean> {
-  let pid: number;
-  try {
-    pid = Number(await readFile(join(lockDir, 'pid'), 'utf8'));
-  } catch {
-    // No pid yet: the owner is between mkdir and writeFile, unless it died right there.
-    try {
-      return Date.now() - (await stat(lockDir)).mtimeMs > 10_000;
-    } catch {
-      return false; // the lock vanished: the next mkdir will tell
-    }
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+/** Serialises `work` across every process on this machine (see images/machine-lock.ts). */
+export function withMachineLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+  return withLockDir(
+    {
+      name: `berth-test-lock-${key}`,
+      waitMs: LOCK_WAIT_MS,
+      timeoutError: (lockDir) =>
+        new TestImageError(
+          `waited ${LOCK_WAIT_MS / 1000}s for ${lockDir}; remove it if no test run is active`,
+        ),
+    },
+    work,
+  );
 }
 
 /** "repo/name:tag" → repo and tag (tag defaults to latest; a registry port is not a tag). */
