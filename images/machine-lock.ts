@@ -18,19 +18,30 @@ export interface MachineLockOptions {
   readonly waitMs: number;
   /** The error thrown when another holder kept the lock past waitMs. */
   readonly timeoutError: (lockDir: string) => Error;
+  /** Told once when the lock is held by another process and this one starts waiting. */
+  readonly onWait?: (lockDir: string) => void;
 }
 
-export async function withMachineLock<T>(
+/**
+ * Takes the lock, waiting while a live process holds it; the function returned releases it
+ * (safe twice). For a lock held across steps, e.g. a test file's beforeAll to its afterAll.
+ */
+export async function acquireMachineLock(
   options: MachineLockOptions,
-  work: () => Promise<T>,
-): Promise<T> {
+): Promise<() => Promise<void>> {
   const lockDir = join(tmpdir(), options.name.replace(/[^A-Za-z0-9._-]/g, '_'));
   const deadline = Date.now() + options.waitMs;
+  let said = false;
   for (;;) {
     try {
       await mkdir(lockDir);
       await writeFile(join(lockDir, 'pid'), String(process.pid));
-      break;
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        await rm(lockDir, { recursive: true, force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
@@ -39,12 +50,23 @@ export async function withMachineLock<T>(
       continue;
     }
     if (Date.now() > deadline) throw options.timeoutError(lockDir);
+    if (!said) {
+      options.onWait?.(lockDir);
+      said = true;
+    }
     await delay(LOCK_POLL_MS);
   }
+}
+
+export async function withMachineLock<T>(
+  options: MachineLockOptions,
+  work: () => Promise<T>,
+): Promise<T> {
+  const release = await acquireMachineLock(options);
   try {
     return await work();
   } finally {
-    await rm(lockDir, { recursive: true, force: true });
+    await release();
   }
 }
 

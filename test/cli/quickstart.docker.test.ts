@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../operator/agent/runtime.js';
+import { acquireServeLock } from '../e2e/harness.js';
 import { docker, removeContainerIfPresent, uniqueTestName } from '../helpers/docker.js';
 import { REPO_ROOT, runBerth } from '../helpers/run-berth.js';
 
@@ -24,49 +25,6 @@ const FIRST_RUN_TIMEOUT_MS = 20 * 60_000;
 let home: string;
 let dataDir: string;
 let releaseLock: (() => Promise<void>) | undefined;
-
-/**
- * The machine-wide lock test/e2e/harness.ts takes around every e2e berth serve: agents on one
- * host share the BERTH chains, port 53 and NodePort 30080, so one serve at a time. A directory
- * holding the owner's pid; one whose owner is gone is taken over.
- */
-const SERVE_LOCK = path.join(os.tmpdir(), 'berth-e2e-serve.lock');
-
-async function lockOwnerAlive(): Promise<boolean> {
-  const text = await fsp.readFile(path.join(SERVE_LOCK, 'pid'), 'utf8').catch(() => undefined);
-  if (text === undefined) {
-    // No pid yet: its owner is between mkdir and writeFile, unless it died right there.
-    const stat = await fsp.stat(SERVE_LOCK).catch(() => undefined);
-    return stat !== undefined && Date.now() - stat.mtimeMs < 10_000;
-  }
-  const pid = Number(text);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function acquireServeLock(timeoutMs: number): Promise<() => Promise<void>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await fsp.mkdir(SERVE_LOCK);
-      await fsp.writeFile(path.join(SERVE_LOCK, 'pid'), String(process.pid));
-      return () => fsp.rm(SERVE_LOCK, { recursive: true, force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (!(await lockOwnerAlive())) {
-      await fsp.rm(SERVE_LOCK, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`another e2e berth serve holds ${SERVE_LOCK}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 interface ScriptRun {
   readonly code: number | null;
@@ -107,7 +65,8 @@ function steps(output: string): string[] {
 }
 
 beforeAll(async () => {
-  releaseLock = await acquireServeLock(20 * 60_000);
+  // One berth serve at a time on the machine: agents share the BERTH chains, port 53, 30080.
+  releaseLock = await acquireServeLock();
   home = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-quickstart-'));
   dataDir = path.join(home, 'operator');
 }, 21 * 60_000);

@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { acquireMachineLock } from '../../images/machine-lock.js';
 import type { PodStatusReport } from '../../operator/agent/lifecycle/status-types.js';
 import { LABELS } from '../../operator/agent/runtime.js';
 import { connectDaemon, connectOperatorServer } from '../../operator/api/operator-client.js';
@@ -19,6 +20,7 @@ import type { OperatorReadout } from '../../operator/operator/session.js';
 import { docker, removeContainerIfPresent, uniqueTestName } from '../helpers/docker.js';
 import { GIT_TEST_ENV, git } from '../helpers/git-repo.js';
 import { waitFor } from '../helpers/wait.js';
+import { otherBerthProcesses } from '../no-other-berth.js';
 
 const BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
 
@@ -112,64 +114,23 @@ export interface Serve {
  * take each other's node ports and names. A lock directory holding the owner's pid; a lock
  * whose owner died is taken over.
  */
-const SERVE_LOCK = path.join(os.tmpdir(), 'berth-e2e-serve.lock');
+const SERVE_LOCK_NAME = 'berth-e2e-serve.lock';
 const SERVE_LOCK_WAIT_MS = 20 * 60_000;
-
-async function lockOwnerAlive(): Promise<boolean> {
-  let pid: number;
-  try {
-    pid = Number(await fsp.readFile(path.join(SERVE_LOCK, 'pid'), 'utf8'));
-  } catch {
-    // No pid yet: the owner is between mkdir and writeFile, unless it died right there.
-    try {
-      return Date.now() - (await fsp.stat(SERVE_LOCK)).mtimeMs < 10_000;
-    } catch {
-      return false;
-    }
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Takes the machine's e2e serve lock (waiting while another process holds it); the function
  * returned releases it. startServe takes it itself; other code that runs a berth agent with
  * services on this machine (a bench, a hand-started serve) can take it too.
  */
-export async function acquireServeLock(): Promise<() => Promise<void>> {
-  const deadline = Date.now() + SERVE_LOCK_WAIT_MS;
-  let said = false;
-  for (;;) {
-    try {
-      await fsp.mkdir(SERVE_LOCK);
-      await fsp.writeFile(path.join(SERVE_LOCK, 'pid'), String(process.pid));
-      let released = false;
-      return async () => {
-        if (released) return;
-        released = true;
-        await fsp.rm(SERVE_LOCK, { recursive: true, force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (!(await lockOwnerAlive())) {
-      await fsp.rm(SERVE_LOCK, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`another e2e berth serve held ${SERVE_LOCK} for ${SERVE_LOCK_WAIT_MS} ms`);
-    }
-    if (!said) {
-      console.log(`waiting for ${SERVE_LOCK}: another e2e berth serve runs on this machine`);
-      said = true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+export function acquireServeLock(): Promise<() => Promise<void>> {
+  return acquireMachineLock({
+    name: SERVE_LOCK_NAME,
+    waitMs: SERVE_LOCK_WAIT_MS,
+    timeoutError: (lockDir) =>
+      new Error(`another e2e berth serve held ${lockDir} for ${SERVE_LOCK_WAIT_MS} ms`),
+    onWait: (lockDir) =>
+      console.log(`waiting for ${lockDir}: another e2e berth serve runs on this machine`),
+  });
 }
 
 /**
@@ -215,15 +176,12 @@ async function waitForDnsPort(): Promise<void> {
   console.log(`waiting for ${gateway}:53: another berth agent's DNS holds it`);
   // Looked at once a second: each look binds the port for an instant, which another agent
   // starting right then would find taken.
-  const deadline = Date.now() + SERVE_LOCK_WAIT_MS;
-  while (!(await portFree(gateway, 53))) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${gateway}:53 still held after ${SERVE_LOCK_WAIT_MS} ms (berth agents: ${JSON.stringify(await otherBerthAgents())})`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
+  await waitFor(
+    () => portFree(gateway, 53),
+    `${gateway}:53 to be free (berth agents: ${JSON.stringify(await otherBerthAgents())})`,
+    SERVE_LOCK_WAIT_MS,
+    1_000,
+  );
 }
 
 async function startServeLocked(
@@ -478,22 +436,9 @@ export function dockerExec(container: string, command: readonly string[]): Promi
  * while one runs. For failure messages: `pid args` per process.
  */
 export async function otherBerthAgents(ownPid?: number): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await fsp.readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === ownPid || Number(entry) === process.pid) continue;
-    let args: string[];
-    try {
-      args = (await fsp.readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const at = args.findIndex((arg) => arg.endsWith('berth.js') || arg.endsWith('/berth'));
-    const command = at === -1 ? undefined : args[at + 1];
-    if (command === 'serve' || command === 'agent') {
-      found.push(`${entry} ${args.slice(at).join(' ').trim()}`);
-    }
-  }
-  return found;
+  return otherBerthProcesses()
+    .filter((other) => other.pid !== ownPid)
+    .map((other) => `${other.pid} ${other.command}`);
 }
 
 /** Samples otherBerthAgents every `everyMs` until `stop()`, which gives every one seen. */

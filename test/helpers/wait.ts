@@ -10,6 +10,7 @@ export async function waitFor<T>(
   check: () => T | Promise<T>,
   what: string,
   timeoutMs = 20_000,
+  pollMs = POLL_MS,
 ): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
@@ -21,6 +22,6 @@ export async function waitFor<T>(
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
